@@ -1,0 +1,74 @@
+# One command, three places: these targets run the same on a laptop, under act and on GitHub.
+# `make` alone lists them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is installed first and alone: a bare `torch` from PyPI is a multi-GB CUDA build.
+# CPU-only machines set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (the workflows do).
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX_URL ?=
+COV_FAIL_UNDER ?= 90
+PYTEST_ARGS ?=
+
+export GX_ANALYTICS_ENABLED := false
+export DVC_NO_ANALYTICS := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+INSTALLED := $(VENV)/.installed
+
+.PHONY: help install repro validate metrics test test-fast lint format clean lock benchmark
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(BIN)/python -m pip install --quiet -c requirements.txt -e ".[dev]"
+	$(BIN)/dvc config core.analytics false
+	@touch $@
+
+install: $(INSTALLED) ## Create .venv (if missing) and install the package with its dev tools
+
+repro: $(INSTALLED) ## Pull the data, reproduce the pipeline, print the metrics
+	$(BIN)/dvc pull --quiet data.dvc
+	$(BIN)/dvc repro
+	@$(MAKE) --no-print-directory metrics
+
+validate: $(INSTALLED) ## Pull the data and run only the GX validation stage
+	$(BIN)/dvc pull --quiet data.dvc
+	$(BIN)/dvc repro validate
+
+metrics: $(INSTALLED) ## Print the committed metrics as a table
+	$(BIN)/dvc metrics show --precision 4
+
+test: $(INSTALLED) ## Run the tests with the coverage gate
+	$(BIN)/pytest --cov=digitnet --cov-report=term-missing --cov-report=xml \
+		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS)
+
+test-fast: $(INSTALLED) ## Run the tests not marked slow (no coverage gate)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(INSTALLED) ## Run every pre-commit hook on every file
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+format: $(INSTALLED) ## Format the code (isort, black)
+	$(BIN)/isort src tests scripts benchmarks
+	$(BIN)/black src tests scripts benchmarks
+
+benchmark: $(INSTALLED) ## Print pipeline, training and validation timings
+	$(BIN)/python benchmarks/run_benchmarks.py
+
+lock: $(INSTALLED) ## Re-pin requirements.txt from the current environment
+	{ head -n 2 requirements.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu//'; } > requirements.txt.new
+	mv requirements.txt.new requirements.txt
+
+clean: ## Remove build outputs, caches and pipeline outputs (not .venv, not the DVC cache)
+	rm -rf artifacts checkpoints report build dist .pytest_cache .coverage coverage.xml htmlcov gx/uncommitted
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
