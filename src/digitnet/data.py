@@ -76,6 +76,6 @@ def split_frame(frame: pd.DataFrame, config: SplitConfig) -> Split:
 def to_tensors(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
     """Return images as float32 (N, 1, 8, 8) scaled to [0, 1] and labels as int64 (N,)."""
     pixels = frame[PIXEL_COLUMNS].to_numpy(dtype=np.float32) / PIXEL_MAX
-    images = torch.from_numpy(pixels).reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
-    labels = torch.from_numpy(frame[LABEL_COLUMN].to_numpy(dtype=np.int64))
+    images = torch.tensor(pixels).reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
+    labels = torch.tensor(frame[LABEL_COLUMN].to_numpy(dtype=np.int64))
     return images, labels

@@ -1,0 +1,207 @@
+"""`digitnet <command>`: one command per DVC stage, each a few lines that read files, call the core, write files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from digitnet.errors import UserFacingError
+
+logger = logging.getLogger("digitnet")
+
+EXIT_FAILED = 1
+EXIT_PREEMPTED = 75  # EX_TEMPFAIL: stopped by SIGTERM after a checkpoint; run again to resume
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON atomically (temp file, then rename) with a stable layout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    partial.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def replace_dir(partial: Path, final: Path) -> None:
+    """Move a fully written folder into place, so readers never see half of one."""
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from digitnet.validate import validate_raw_data
+
+    summary = validate_raw_data(args.data, project_root=args.gx_root)
+    write_json(args.summary, summary.to_dict())
+    if summary.success:
+        logger.info("data valid: %d expectations passed on %d rows", summary.evaluated, summary.rows)
+        return 0
+    logger.error(
+        "data validation failed: %d of %d expectations\n%s",
+        summary.failed,
+        summary.evaluated,
+        summary.failure_table(),
+    )
+    return EXIT_FAILED
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from digitnet.config import load_config
+    from digitnet.data import read_raw_csv, split_frame
+
+    config = load_config(args.params)
+    split = split_frame(read_raw_csv(args.data), config.split)
+    partial = args.out.with_name(args.out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for name in SPLIT_NAMES:
+        getattr(split, name).to_csv(partial / f"{name}.csv", index=False)
+    replace_dir(partial, args.out)
+    logger.info("split: %s", ", ".join(f"{n}={len(getattr(split, n))}" for n in SPLIT_NAMES))
+    return 0
+
+
+def _write_training_curves(history: list, out_dir: Path) -> None:
+    from dvclive import Live
+
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    with Live(str(partial), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        for stats in history:
+            live.step = stats.epoch
+            for split in ("train", "val"):
+                live.log_metric(f"{split}/loss", getattr(stats, f"{split}_loss"))
+                live.log_metric(f"{split}/accuracy", getattr(stats, f"{split}_accuracy"))
+    replace_dir(partial, out_dir)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from digitnet.config import load_config
+    from digitnet.data import read_raw_csv, to_tensors
+    from digitnet.model import save_model
+    from digitnet.train import train
+
+    config = load_config(args.params)
+    train_set = to_tensors(read_raw_csv(args.split_dir / "train.csv"))
+    val_set = to_tensors(read_raw_csv(args.split_dir / "val.csv"))
+    stop_requested: list[int] = []
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
+    started = time.perf_counter()
+    result = train(
+        config.train,
+        train_set,
+        val_set,
+        checkpoint_path=args.checkpoint,
+        should_stop=lambda: bool(stop_requested),
+    )
+    save_model(result.model, result.spec, args.model_dir / "model.pt")
+    write_json(
+        args.model_dir / "train_run.json",
+        {
+            "device": result.device,
+            "precision": result.precision,
+            "wall_seconds": round(time.perf_counter() - started, 3),
+            "epochs": len(result.history),
+            "resumed_from_epoch": result.resumed_from_epoch,
+        },
+    )
+    _write_training_curves(result.history, args.live_dir)
+    args.checkpoint.unlink(missing_ok=True)  # the run is complete: the next one starts fresh
+    final = result.history[-1]
+    logger.info("trained %d epochs: val_accuracy=%.4f", final.epoch, final.val_accuracy)
+    return 0
+
+
+def _write_evaluation(metrics, out_dir: Path) -> None:
+    from dvclive import Live
+
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    with Live(str(partial), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+        live.summary = metrics.summary()
+        live.log_sklearn_plot("confusion_matrix", metrics.labels, metrics.predictions)
+    replace_dir(partial, out_dir)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from digitnet.config import load_config
+    from digitnet.data import read_raw_csv
+    from digitnet.evaluate import evaluate
+    from digitnet.model import load_model
+
+    config = load_config(args.params)
+    model, _ = load_model(args.model)
+    metrics = evaluate(model, read_raw_csv(args.data), batch_size=config.evaluate.batch_size)
+    _write_evaluation(metrics, args.live_dir)
+    logger.info("test accuracy=%.4f macro_f1=%.4f", metrics.accuracy, metrics.macro_f1)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitnet", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    params = {"type": Path, "default": Path("params.yaml"), "help": "params file"}
+
+    validate = commands.add_parser("validate", help="validate the raw data with the GX checkpoint")
+    validate.add_argument("--data", type=Path, default=Path("data/digits.csv"))
+    validate.add_argument("--gx-root", type=Path, default=Path("gx"))
+    validate.add_argument("--summary", type=Path, default=Path("reports/validation.json"))
+    validate.set_defaults(run=cmd_validate)
+
+    split = commands.add_parser("split", help="stratified train/val/test split")
+    split.add_argument("--params", **params)
+    split.add_argument("--data", type=Path, default=Path("data/digits.csv"))
+    split.add_argument("--out", type=Path, default=Path("artifacts/split"))
+    split.set_defaults(run=cmd_split)
+
+    train = commands.add_parser("train", help="train the model (resumes a checkpoint of the same run)")
+    train.add_argument("--params", **params)
+    train.add_argument("--split-dir", type=Path, default=Path("artifacts/split"))
+    train.add_argument("--model-dir", type=Path, default=Path("artifacts/model"))
+    train.add_argument("--live-dir", type=Path, default=Path("dvclive/train"))
+    train.add_argument("--checkpoint", type=Path, default=Path("checkpoints/train.pt"))
+    train.set_defaults(run=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="score the model on the test split")
+    evaluate.add_argument("--params", **params)
+    evaluate.add_argument("--model", type=Path, default=Path("artifacts/model/model.pt"))
+    evaluate.add_argument("--data", type=Path, default=Path("artifacts/split/test.csv"))
+    evaluate.add_argument("--live-dir", type=Path, default=Path("dvclive/evaluate"))
+    evaluate.set_defaults(run=cmd_evaluate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a UserFacingError becomes one `error:` line and exit status 1."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    from digitnet.train import TrainingInterrupted
+
+    try:
+        return args.run(args)
+    except UserFacingError as error:
+        logger.error("%s", error)
+        return EXIT_FAILED
+    except TrainingInterrupted as stop:
+        logger.warning("%s", stop)
+        return EXIT_PREEMPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

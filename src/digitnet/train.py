@@ -1,0 +1,230 @@
+"""Train the CNN: explicit device and seed, tensors pre-loaded on the device, a checkpoint each epoch, resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from digitnet.config import TrainConfig
+from digitnet.errors import UserFacingError
+from digitnet.model import ModelSpec, build_model
+
+logger = logging.getLogger(__name__)
+
+Tensors = tuple[torch.Tensor, torch.Tensor]
+EVAL_BATCH_SIZE = 1024
+
+
+class TrainingDivergedError(UserFacingError):
+    """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(Exception):
+    """Training stopped on request (SIGTERM) after saving a checkpoint; the next run resumes from it."""
+
+    def __init__(self, epochs_done: int) -> None:
+        super().__init__(f"stopped after epoch {epochs_done}; checkpoint saved, run again to resume")
+        self.epochs_done = epochs_done
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module
+    spec: ModelSpec
+    history: list[EpochStats]
+    device: str
+    precision: str
+    resumed_from_epoch: int | None
+
+
+def select_device(requested: str) -> torch.device:
+    """`auto` takes CUDA when present, else the CPU; `cuda` without a GPU is an error the user can fix."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UserFacingError("params.yaml: train.device: 'cuda' but no CUDA device is available")
+    if requested in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def autocast_dtype(device: torch.device) -> torch.dtype | None:
+    """Mixed precision on CUDA (bf16 where supported, else fp16); full fp32 on the CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def run_fingerprint(config: TrainConfig, train_set: Tensors, val_set: Tensors) -> str:
+    """Identify a training run by its params and data, so a checkpoint is only resumed by the same run."""
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
+    for tensor in (*train_set, *val_set):
+        digest.update(tensor.cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _progress_wanted() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def _evaluate_loss(model: nn.Module, data: Tensors, amp: torch.dtype | None) -> tuple[float, float]:
+    images, labels = data
+    model.eval()
+    loss_sum = torch.zeros((), device=images.device)
+    correct = torch.zeros((), device=images.device, dtype=torch.long)
+    with torch.no_grad(), _autocast(images.device, amp):
+        for start in range(0, len(labels), EVAL_BATCH_SIZE):
+            logits = model(images[start : start + EVAL_BATCH_SIZE]).float()
+            target = labels[start : start + EVAL_BATCH_SIZE]
+            loss_sum += nn.functional.cross_entropy(logits, target, reduction="sum")
+            correct += (logits.argmax(dim=1) == target).sum()
+    return loss_sum.item() / len(labels), correct.item() / len(labels)
+
+
+def _autocast(device: torch.device, amp: torch.dtype | None):
+    return torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def _load_checkpoint(path: Path | None, fingerprint: str) -> dict | None:
+    if path is None or not path.is_file():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("fingerprint") != fingerprint:
+        logger.info("ignoring checkpoint %s: it belongs to other params or data", path)
+        return None
+    return state
+
+
+def train(
+    config: TrainConfig,
+    train_set: Tensors,
+    val_set: Tensors,
+    checkpoint_path: Path | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> TrainResult:
+    """Train a fresh model (or resume a checkpoint of the same run) and return it with its history.
+
+    On the CPU the same config and data give the same weights and history, resumed or not:
+    each epoch reseeds from `config.seed`, so nothing but the checkpoint is needed to continue.
+    """
+    device = select_device(config.device)
+    amp = autocast_dtype(device)
+    precision = f"{str(amp).removeprefix('torch.')}-autocast" if amp else "fp32"
+    logger.info("training on %s (%s)", device.type, precision)
+
+    spec = ModelSpec.from_config(config)
+    model = build_model(spec, seed=config.seed).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
+    fingerprint = run_fingerprint(config, train_set, val_set)
+    history: list[EpochStats] = []
+    resumed_from = None
+    checkpoint = _load_checkpoint(checkpoint_path, fingerprint)
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        history = [EpochStats(**row) for row in checkpoint["history"]]
+        resumed_from = len(history)
+        logger.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
+
+    images, labels = (tensor.to(device) for tensor in train_set)
+    val_on_device = tuple(tensor.to(device) for tensor in val_set)
+    show_bar = _progress_wanted()
+    epochs = tqdm(
+        range(len(history) + 1, config.epochs + 1),
+        initial=len(history),
+        total=config.epochs,
+        desc="train",
+        unit="epoch",
+        disable=not show_bar,
+    )
+    for epoch in epochs:
+        torch.manual_seed(config.seed * 100_003 + epoch)
+        order = torch.randperm(len(labels)).to(device)
+        model.train()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        for start in range(0, len(labels), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            with _autocast(device, amp):
+                logits = model(images[batch]).float()
+                loss = nn.functional.cross_entropy(logits, labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum += loss.detach() * len(batch)
+            correct += (logits.argmax(dim=1) == labels[batch]).sum()
+        train_loss = loss_sum.item() / len(labels)
+        if not torch.isfinite(torch.tensor(train_loss)):
+            raise TrainingDivergedError(
+                f"training diverged: the loss is {train_loss} in epoch {epoch}; "
+                f"lower train.learning_rate (now {config.learning_rate}) in params.yaml"
+            )
+        val_loss, val_accuracy = _evaluate_loss(model, val_on_device, amp)
+        stats = EpochStats(
+            epoch=epoch,
+            train_loss=round(train_loss, 6),
+            train_accuracy=round(correct.item() / len(labels), 6),
+            val_loss=round(val_loss, 6),
+            val_accuracy=round(val_accuracy, 6),
+        )
+        history.append(stats)
+        if show_bar:
+            epochs.set_postfix(loss=stats.train_loss, val_accuracy=stats.val_accuracy)
+        else:
+            logger.info(
+                "epoch %d/%d train_loss=%.4f val_loss=%.4f val_accuracy=%.4f",
+                epoch,
+                config.epochs,
+                stats.train_loss,
+                stats.val_loss,
+                stats.val_accuracy,
+            )
+        if checkpoint_path is not None:
+            _save_checkpoint(
+                checkpoint_path,
+                {
+                    "fingerprint": fingerprint,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "history": [asdict(row) for row in history],
+                },
+            )
+        if should_stop() and epoch < config.epochs:
+            raise TrainingInterrupted(epoch)
+    return TrainResult(
+        model=model.cpu().eval(),
+        spec=spec,
+        history=history,
+        device=device.type,
+        precision=precision,
+        resumed_from_epoch=resumed_from,
+    )
