@@ -133,5 +133,7 @@ def load_config(path: str | Path = "params.yaml") -> Config:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error.__class__.__name__}: {error})") from error
+        raise ConfigError(
+            f"{path}: not valid YAML ({error.__class__.__name__}: {error})"
+        ) from error
     return config_from_dict(raw)

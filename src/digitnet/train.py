@@ -34,7 +34,9 @@ class TrainingInterrupted(Exception):
     """Training stopped on request (SIGTERM) after saving a checkpoint; the next run resumes from it."""
 
     def __init__(self, epochs_done: int) -> None:
-        super().__init__(f"stopped after epoch {epochs_done}; checkpoint saved, run again to resume")
+        super().__init__(
+            f"stopped after epoch {epochs_done}; checkpoint saved, run again to resume"
+        )
         self.epochs_done = epochs_done
 
 
@@ -185,8 +187,8 @@ def train(
         train_loss = loss_sum.item() / len(labels)
         if not torch.isfinite(torch.tensor(train_loss)):
             raise TrainingDivergedError(
-                f"training diverged: the loss is {train_loss} in epoch {epoch}; "
-                f"lower train.learning_rate (now {config.learning_rate}) in params.yaml"
+                f"training diverged: the loss is {train_loss} in epoch {epoch}; check the data for "
+                f"NaN/inf values or lower train.learning_rate (now {config.learning_rate}) in params.yaml"
             )
         val_loss, val_accuracy = _evaluate_loss(model, val_on_device, amp)
         stats = EpochStats(

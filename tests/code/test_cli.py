@@ -1,0 +1,94 @@
+"""The CLI on bad input: one clear `error:` line, a non-zero exit, and no output that DVC could take as done."""
+
+import json
+import pytest
+import torch
+import yaml
+
+from digitnet.cli import EXIT_FAILED, main
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, digits):
+    """A scratch project: params.yaml and the real data, with the CLI run from inside it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    digits.to_csv(tmp_path / "data" / "digits.csv", index=False)
+    params = {"split": {"seed": 1}, "train": {"epochs": 2, "channels": 8, "device": "cpu"}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return tmp_path
+
+
+def _errors(capsys) -> list[str]:
+    """The error lines the user sees on stderr, without the log prefix."""
+    prefix = "ERROR digitnet: "
+    lines = capsys.readouterr().err.splitlines()
+    return [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
+
+
+def test_split_train_evaluate_write_their_outputs(workdir):
+    assert main(["split"]) == 0
+    assert main(["train"]) == 0
+    assert main(["evaluate"]) == 0
+    metrics = json.loads((workdir / "dvclive/evaluate/metrics.json").read_text())
+    assert set(metrics) >= {"accuracy", "macro_f1", "per_class", "slices"}
+    run = json.loads((workdir / "artifacts/model/train_run.json").read_text())
+    assert run["device"] == "cpu" and run["epochs"] == 2 and run["resumed_from_epoch"] is None
+    assert (workdir / "dvclive/train/plots/metrics/val/loss.tsv").read_text().startswith("step\t")
+    confusion = json.loads(
+        (workdir / "dvclive/evaluate/plots/sklearn/confusion_matrix.json").read_text()
+    )
+    assert len(confusion) == sum(row["support"] for row in metrics["per_class"].values())
+    assert not (workdir / "checkpoints/train.pt").exists()
+    assert not list(workdir.rglob("*.partial"))
+
+
+def test_missing_data_tells_the_user_to_dvc_pull_and_writes_nothing(workdir, capsys):
+    (workdir / "data" / "digits.csv").unlink()
+    assert main(["split"]) == EXIT_FAILED
+    assert _errors(capsys) == [
+        "data/digits.csv not found: run `dvc pull` to fetch the tracked data"
+    ]
+    assert not (workdir / "artifacts").exists()
+
+
+def test_unknown_param_key_fails_naming_the_key(workdir, capsys):
+    (workdir / "params.yaml").write_text("train:\n  epoch: 3\n")
+    assert main(["split"]) == EXIT_FAILED
+    assert _errors(capsys) == [
+        "params.yaml: train.epoch: unknown key (known: batch_size, channels, depth, device, "
+        "dropout, epochs, learning_rate, seed, weight_decay)"
+    ]
+    assert not (workdir / "artifacts").exists()
+
+
+def test_wrong_param_type_fails_naming_the_key(workdir, capsys):
+    (workdir / "params.yaml").write_text("split:\n  seed: forty-two\n")
+    assert main(["split"]) == EXIT_FAILED
+    assert _errors(capsys) == ["params.yaml: split.seed: expected int, got str 'forty-two'"]
+
+
+def test_nan_in_training_data_stops_training_and_leaves_no_model(workdir, capsys):
+    assert main(["split"]) == 0
+    train_csv = workdir / "artifacts/split/train.csv"
+    train_csv.write_text(train_csv.read_text().replace(",0,", ",,", 1))  # a blank pixel: NaN
+    assert main(["train"]) == EXIT_FAILED
+    assert _errors(capsys)[0].startswith("training diverged: the loss is nan in epoch 1;")
+    assert not (workdir / "artifacts/model").exists()
+    assert not (workdir / "dvclive").exists()
+
+
+def test_evaluate_without_a_model_says_which_stage_to_run(workdir, capsys):
+    assert main(["split"]) == 0
+    assert main(["evaluate"]) == EXIT_FAILED
+    assert _errors(capsys) == ["artifacts/model/model.pt not found: run `dvc repro train` first"]
+    assert not (workdir / "dvclive").exists()
+
+
+def test_cuda_requested_without_a_gpu_is_a_clear_error(workdir, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    (workdir / "params.yaml").write_text("train:\n  device: cuda\n")
+    assert main(["split"]) == 0
+    assert main(["train"]) == EXIT_FAILED
+    assert _errors(capsys) == ["params.yaml: train.device: 'cuda' but no CUDA device is available"]
