@@ -43,9 +43,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     summary = validate_raw_data(args.data, project_root=args.gx_root)
     write_json(args.summary, summary.to_dict())
     if summary.success:
-        logger.info(
-            "data valid: %d expectations passed on %d rows", summary.evaluated, summary.rows
-        )
+        logger.info("data valid: %d expectations passed on %d rows", summary.evaluated, summary.rows)
         return 0
     logger.error(
         "data validation failed: %d of %d expectations\n%s",
@@ -166,9 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("--out", type=Path, default=Path("artifacts/split"))
     split.set_defaults(run=cmd_split)
 
-    train = commands.add_parser(
-        "train", help="train the model (resumes a checkpoint of the same run)"
-    )
+    train = commands.add_parser("train", help="train the model (resumes a checkpoint of the same run)")
     train.add_argument("--params", **params)
     train.add_argument("--split-dir", type=Path, default=Path("artifacts/split"))
     train.add_argument("--model-dir", type=Path, default=Path("artifacts/model"))

@@ -71,9 +71,7 @@ def _check_value(key: str, value: Any, expected: type) -> Any:
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, expected):
-        raise ConfigError(
-            f"params.yaml: {key}: expected {expected.__name__}, got {type(value).__name__} {value!r}"
-        )
+        raise ConfigError(f"params.yaml: {key}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
     low, high = _RANGES.get(key, (None, None))
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
@@ -92,14 +90,9 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in raw:
         if key not in fields:
-            raise ConfigError(
-                f"params.yaml: {name}.{key}: unknown key (known: {', '.join(sorted(fields))})"
-            )
+            raise ConfigError(f"params.yaml: {name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
     types = {"int": int, "float": float, "str": str}
-    values = {
-        key: _check_value(f"{name}.{key}", value, types[fields[key].type])
-        for key, value in raw.items()
-    }
+    values = {key: _check_value(f"{name}.{key}", value, types[fields[key].type]) for key, value in raw.items()}
     return cls(**values)
 
 
@@ -110,18 +103,11 @@ def config_from_dict(raw: Any) -> Config:
     sections = {f.name: f for f in dataclasses.fields(Config)}
     for name in raw:
         if name not in sections:
-            raise ConfigError(
-                f"params.yaml: {name}: unknown section (known: {', '.join(sorted(sections))})"
-            )
-    built = {
-        name: _build_section(name, sections[name].default_factory, raw.get(name))
-        for name in sections
-    }
+            raise ConfigError(f"params.yaml: {name}: unknown section (known: {', '.join(sorted(sections))})")
+    built = {name: _build_section(name, sections[name].default_factory, raw.get(name)) for name in sections}
     split = built["split"]
     if split.val_fraction + split.test_fraction >= 0.9:
-        raise ConfigError(
-            "params.yaml: split.val_fraction + split.test_fraction must leave at least 10% for training"
-        )
+        raise ConfigError("params.yaml: split.val_fraction + split.test_fraction must leave at least 10% for training")
     return Config(**built)
 
 
@@ -133,7 +119,5 @@ def load_config(path: str | Path = "params.yaml") -> Config:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise ConfigError(
-            f"{path}: not valid YAML ({error.__class__.__name__}: {error})"
-        ) from error
+        raise ConfigError(f"{path}: not valid YAML ({error.__class__.__name__}: {error})") from error
     return config_from_dict(raw)

@@ -66,8 +66,7 @@ def predict(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Te
     model.eval()
     with torch.no_grad():
         chunks = [
-            model(images[start : start + batch_size]).argmax(dim=1)
-            for start in range(0, len(images), batch_size)
+            model(images[start : start + batch_size]).argmax(dim=1) for start in range(0, len(images), batch_size)
         ]
     return torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.long)
 

@@ -34,9 +34,7 @@ class TrainingInterrupted(Exception):
     """Training stopped on request (SIGTERM) after saving a checkpoint; the next run resumes from it."""
 
     def __init__(self, epochs_done: int) -> None:
-        super().__init__(
-            f"stopped after epoch {epochs_done}; checkpoint saved, run again to resume"
-        )
+        super().__init__(f"stopped after epoch {epochs_done}; checkpoint saved, run again to resume")
         self.epochs_done = epochs_done
 
 
@@ -141,9 +139,7 @@ def train(
 
     spec = ModelSpec.from_config(config)
     model = build_model(spec, seed=config.seed).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     fingerprint = run_fingerprint(config, train_set, val_set)
     history: list[EpochStats] = []

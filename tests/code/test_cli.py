@@ -1,6 +1,7 @@
 """The CLI on bad input: one clear `error:` line, a non-zero exit, and no output that DVC could take as done."""
 
 import json
+
 import pytest
 import torch
 import yaml
@@ -35,9 +36,7 @@ def test_split_train_evaluate_write_their_outputs(workdir):
     run = json.loads((workdir / "artifacts/model/train_run.json").read_text())
     assert run["device"] == "cpu" and run["epochs"] == 2 and run["resumed_from_epoch"] is None
     assert (workdir / "dvclive/train/plots/metrics/val/loss.tsv").read_text().startswith("step\t")
-    confusion = json.loads(
-        (workdir / "dvclive/evaluate/plots/sklearn/confusion_matrix.json").read_text()
-    )
+    confusion = json.loads((workdir / "dvclive/evaluate/plots/sklearn/confusion_matrix.json").read_text())
     assert len(confusion) == sum(row["support"] for row in metrics["per_class"].values())
     assert not (workdir / "checkpoints/train.pt").exists()
     assert not list(workdir.rglob("*.partial"))
@@ -46,9 +45,7 @@ def test_split_train_evaluate_write_their_outputs(workdir):
 def test_missing_data_tells_the_user_to_dvc_pull_and_writes_nothing(workdir, capsys):
     (workdir / "data" / "digits.csv").unlink()
     assert main(["split"]) == EXIT_FAILED
-    assert _errors(capsys) == [
-        "data/digits.csv not found: run `dvc pull` to fetch the tracked data"
-    ]
+    assert _errors(capsys) == ["data/digits.csv not found: run `dvc pull` to fetch the tracked data"]
     assert not (workdir / "artifacts").exists()
 
 

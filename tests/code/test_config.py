@@ -60,8 +60,7 @@ def test_integer_is_accepted_where_a_float_is_expected():
         ),
         (
             {"split": {"val_fraction": 0.45, "test_fraction": 0.45}},
-            "params.yaml: split.val_fraction + split.test_fraction must leave at least 10% "
-            "for training",
+            "params.yaml: split.val_fraction + split.test_fraction must leave at least 10% " "for training",
         ),
         ({"train": [1, 2]}, "params.yaml: train: expected a mapping, got list"),
         ([1, 2], "params.yaml: expected a mapping of sections (split, train, evaluate)"),
