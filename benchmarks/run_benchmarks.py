@@ -1,0 +1,138 @@
+"""Print the project's speed figures: full and no-op `dvc repro`, training throughput, GX validation time.
+
+Figures, not assertions: run `make benchmark` and compare with README's performance section.
+Targets on a 2-core CPU machine: full repro <= 30 s, no-op repro <= 3 s, training >= 0.8x the lower-bound loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from digitnet.config import load_config
+from digitnet.data import read_raw_csv, split_frame, to_tensors
+from digitnet.model import ModelSpec, build_model
+from digitnet.train import train
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _timed(function, repeats: int = 1) -> float:
+    """Best wall time of `repeats` calls, in seconds."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def copy_project(destination: Path) -> None:
+    """A fresh copy of the committed project (as a clone would have it) plus the DVC cache, so nothing is pulled."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for name in filter(None, tracked):
+        source = REPO_ROOT / name.decode()
+        if source.is_file():
+            target = destination / name.decode()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
+    subprocess.run(["dvc", "pull", "-q", "data.dvc"], cwd=destination, check=True)
+
+
+def repro_times() -> tuple[float, float]:
+    """Wall time of a full `dvc repro` from a fresh copy, then of a second, no-op `dvc repro`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        project = Path(scratch)
+        copy_project(project)
+        for name in ("dvc.lock", "reports", "dvclive"):
+            shutil.rmtree(project / name, ignore_errors=True) if (project / name).is_dir() else (
+                project / name
+            ).unlink(missing_ok=True)
+
+        def repro() -> None:
+            subprocess.run(["dvc", "repro", "-q"], cwd=project, check=True, env={**os.environ, "CI": "true"})
+
+        return _timed(repro), _timed(repro)
+
+
+def lower_bound_loop(config, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """The least a training epoch can cost for this model and batch size: pre-loaded tensors, no bookkeeping."""
+    model = build_model(ModelSpec.from_config(config), seed=config.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    model.train()
+    for _ in range(config.epochs):
+        order = torch.randperm(len(labels))
+        for start in range(0, len(labels), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            loss = torch.nn.functional.cross_entropy(model(images[batch]), labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+
+def training_throughput(width_factor: int = 1) -> tuple[float, float]:
+    """Samples per second of `train()` and of the lower-bound loop, for the params' model times `width_factor`."""
+    config = load_config(REPO_ROOT / "params.yaml")
+    split = split_frame(read_raw_csv(REPO_ROOT / "data" / "digits.csv"), config.split)
+    train_config = replace(config.train, channels=config.train.channels * width_factor, device="cpu")
+    train_set, val_set = to_tensors(split.train), to_tensors(split.val)
+    samples = train_config.epochs * len(train_set[1])
+    train(replace(train_config, epochs=1), train_set, val_set)  # warm-up: imports, allocator
+    ours = _timed(lambda: train(train_config, train_set, val_set), repeats=2)
+    bound = _timed(lambda: lower_bound_loop(train_config, *train_set), repeats=2)
+    return samples / ours, samples / bound
+
+
+def validation_times() -> tuple[float, float]:
+    """Seconds for the GX checkpoint and for the same checks in plain pandas, on the real data."""
+    from validation_checks import pandas_checks
+
+    from digitnet.validate import validate_raw_data
+
+    data = REPO_ROOT / "data" / "digits.csv"
+    validate_raw_data(data, project_root=REPO_ROOT / "gx")  # warm-up: GX import and context
+    gx_seconds = _timed(lambda: validate_raw_data(data, project_root=REPO_ROOT / "gx"), repeats=3)
+    pandas_seconds = _timed(lambda: pandas_checks(read_raw_csv(data)), repeats=3)
+    return gx_seconds, pandas_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-repro", action="store_true", help="skip the dvc repro timings")
+    parser.add_argument("--widths", default="1", help="comma-separated model width factors, e.g. 1,4,16")
+    args = parser.parse_args()
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    torch.set_num_threads(torch.get_num_threads())
+    print(f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if not args.skip_repro:
+        full, noop = repro_times()
+        print(f"dvc repro, full:   {full:6.1f} s   (target <= 30 s)")
+        print(f"dvc repro, no-op:  {noop:6.1f} s   (target <= 3 s)")
+    for factor in (int(value) for value in args.widths.split(",")):
+        ours, bound = training_throughput(factor)
+        print(
+            f"training x{factor:<3} width: {ours:9.0f} samples/s, lower-bound loop {bound:9.0f} samples/s, "
+            f"ratio {ours / bound:.2f} (target >= 0.8)"
+        )
+    gx_seconds, pandas_seconds = validation_times()
+    print(
+        f"validation:        GX {gx_seconds:.2f} s, plain pandas {pandas_seconds:.3f} s, "
+        f"ratio {gx_seconds / pandas_seconds:.0f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
