@@ -21,7 +21,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install repro validate metrics test test-fast lint format clean lock benchmark
+.PHONY: help install data repro validate metrics test test-fast lint format clean lock benchmark
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -36,23 +36,24 @@ $(INSTALLED): pyproject.toml requirements.txt
 
 install: $(INSTALLED) ## Create .venv (if missing) and install the package with its dev tools
 
-repro: $(INSTALLED) ## Pull the data, reproduce the pipeline, print the metrics
+data: $(INSTALLED) ## Pull the tracked data from the DVC remote
 	$(BIN)/dvc pull --quiet data.dvc
+
+repro: data ## Pull the data, reproduce the pipeline, print the metrics
 	$(BIN)/dvc repro
 	@$(MAKE) --no-print-directory metrics
 
-validate: $(INSTALLED) ## Pull the data and run only the GX validation stage
-	$(BIN)/dvc pull --quiet data.dvc
+validate: data ## Pull the data and run only the GX validation stage
 	$(BIN)/dvc repro validate
 
 metrics: $(INSTALLED) ## Print the committed metrics as a table
 	$(BIN)/dvc metrics show --precision 4
 
-test: $(INSTALLED) ## Run the tests with the coverage gate
+test: data ## Run the tests with the coverage gate
 	$(BIN)/pytest --cov=digitnet --cov-report=term-missing --cov-report=xml \
 		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS)
 
-test-fast: $(INSTALLED) ## Run the tests not marked slow (no coverage gate)
+test-fast: data ## Run the tests not marked slow (no coverage gate)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## Run every pre-commit hook on every file
