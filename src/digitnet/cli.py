@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -84,31 +85,59 @@ def _write_training_curves(history: list, out_dir: Path) -> None:
     replace_dir(partial, out_dir)
 
 
+def _relaunch_under_torchrun(processes: int, argv: Sequence[str]) -> int:
+    """Run this same command as `processes` workers under torchrun and return its exit status."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={processes}",
+        "-m",
+        "digitnet.cli",
+        *argv,
+    ]
+    logger.info("starting %d training processes: %s", processes, " ".join(command[2:]))
+    return subprocess.run(command, check=False).returncode
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from digitnet.config import load_config
     from digitnet.data import read_raw_csv, to_tensors
+    from digitnet.distributed import ranks_from_env, start_process_group, stop_process_group
     from digitnet.model import save_model
     from digitnet.train import train
 
     config = load_config(args.params)
+    ranks = ranks_from_env()
+    if config.train.processes > 1 and not ranks.is_distributed:
+        return _relaunch_under_torchrun(config.train.processes, args.argv)
     train_set = to_tensors(read_raw_csv(args.split_dir / "train.csv"))
     val_set = to_tensors(read_raw_csv(args.split_dir / "val.csv"))
     stop_requested: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
     started = time.perf_counter()
-    result = train(
-        config.train,
-        train_set,
-        val_set,
-        checkpoint_path=args.checkpoint,
-        should_stop=lambda: bool(stop_requested),
-    )
+    start_process_group(ranks)
+    try:
+        result = train(
+            config.train,
+            train_set,
+            val_set,
+            checkpoint_path=args.checkpoint,
+            should_stop=lambda: bool(stop_requested),
+            ranks=ranks,
+        )
+    finally:
+        stop_process_group()
+    if not ranks.is_main:
+        return 0
     save_model(result.model, result.spec, args.model_dir / "model.pt")
     write_json(
         args.model_dir / "train_run.json",
         {
             "device": result.device,
             "precision": result.precision,
+            "processes": ranks.world_size,
             "wall_seconds": round(time.perf_counter() - started, 3),
             "epochs": len(result.history),
             "resumed_from_epoch": result.resumed_from_epoch,
@@ -184,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a UserFacingError becomes one `error:` line and exit status 1."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",

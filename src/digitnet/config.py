@@ -34,6 +34,8 @@ class TrainConfig:
     depth: int = 2
     dropout: float = 0.1
     device: str = "auto"
+    compile: bool = False
+    processes: int = 1
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "train.channels": (1, 4096),
     "train.depth": (1, 3),
     "train.dropout": (0.0, 0.9),
+    "train.processes": (1, 64),
     "evaluate.batch_size": (1, 65536),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {"train.device": ("auto", "cpu", "cuda")}
@@ -70,6 +73,8 @@ def _check_value(key: str, value: Any, expected: type) -> Any:
     """Return `value` as `expected`, or raise ConfigError naming `key`."""
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if expected is bool and isinstance(value, bool):
+        return value
     if isinstance(value, bool) or not isinstance(value, expected):
         raise ConfigError(f"params.yaml: {key}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
     low, high = _RANGES.get(key, (None, None))
@@ -91,7 +96,7 @@ def _build_section(name: str, cls: type, raw: Any) -> Any:
     for key in raw:
         if key not in fields:
             raise ConfigError(f"params.yaml: {name}.{key}: unknown key (known: {', '.join(sorted(fields))})")
-    types = {"int": int, "float": float, "str": str}
+    types = {"int": int, "float": float, "str": str, "bool": bool}
     values = {key: _check_value(f"{name}.{key}", value, types[fields[key].type]) for key, value in raw.items()}
     return cls(**values)
 

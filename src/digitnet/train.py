@@ -17,6 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from digitnet.config import TrainConfig
+from digitnet.distributed import Ranks, any_rank, barrier, sum_across_ranks
 from digitnet.errors import UserFacingError
 from digitnet.model import ModelSpec, build_model
 
@@ -57,13 +58,27 @@ class TrainResult:
     resumed_from_epoch: int | None
 
 
-def select_device(requested: str) -> torch.device:
+def select_device(requested: str, local_rank: int = 0) -> torch.device:
     """`auto` takes CUDA when present, else the CPU; `cuda` without a GPU is an error the user can fix."""
     if requested == "cuda" and not torch.cuda.is_available():
         raise UserFacingError("params.yaml: train.device: 'cuda' but no CUDA device is available")
     if requested in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device("cpu")
+
+
+def place_data(tensors: Tensors, device: torch.device) -> tuple[Tensors, bool]:
+    """Put the data on the device when it takes under a quarter of its free memory; else pin it in host memory.
+
+    Returns the tensors and whether batches still need copying to the device.
+    """
+    if device.type != "cuda":
+        return tensors, False
+    size = sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+    free, _ = torch.cuda.mem_get_info(device)
+    if size < free // 4:
+        return tuple(tensor.to(device) for tensor in tensors), False
+    return tuple(tensor.pin_memory() for tensor in tensors), True
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
@@ -126,16 +141,23 @@ def train(
     val_set: Tensors,
     checkpoint_path: Path | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    ranks: Ranks = Ranks(),
 ) -> TrainResult:
     """Train a fresh model (or resume a checkpoint of the same run) and return it with its history.
 
     On the CPU the same config and data give the same weights and history, resumed or not:
     each epoch reseeds from `config.seed`, so nothing but the checkpoint is needed to continue.
+    Under torchrun every process takes its share of each batch and DDP averages the gradients,
+    so the global batch (and the result, up to float rounding) matches a single process.
     """
-    device = select_device(config.device)
+    device = select_device(config.device, ranks.local_rank)
     amp = autocast_dtype(device)
     precision = f"{str(amp).removeprefix('torch.')}-autocast" if amp else "fp32"
-    logger.info("training on %s (%s)", device.type, precision)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if ranks.is_main:
+        logger.info("training on %s (%s), %d process(es)", device.type, precision, ranks.world_size)
 
     spec = ModelSpec.from_config(config)
     model = build_model(spec, seed=config.seed).to(device)
@@ -150,11 +172,21 @@ def train(
         optimizer.load_state_dict(checkpoint["optimizer"])
         history = [EpochStats(**row) for row in checkpoint["history"]]
         resumed_from = len(history)
-        logger.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
+        if ranks.is_main:
+            logger.info("resuming from checkpoint %s after epoch %d", checkpoint_path, resumed_from)
 
-    images, labels = (tensor.to(device) for tensor in train_set)
-    val_on_device = tuple(tensor.to(device) for tensor in val_set)
-    show_bar = _progress_wanted()
+    network: nn.Module = model
+    if ranks.is_distributed:
+        device_ids = [device.index] if device.type == "cuda" else None
+        network = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    if config.compile:
+        network = torch.compile(network)
+
+    (images, labels), copy_batches = place_data(train_set, device)
+    val_on_device, _ = place_data(val_set, device)
+    if copy_batches:  # evaluation batches are small; keep them simple
+        val_on_device = tuple(tensor.to(device) for tensor in val_set)
+    show_bar = _progress_wanted() and ranks.is_main
     epochs = tqdm(
         range(len(history) + 1, config.epochs + 1),
         initial=len(history),
@@ -165,22 +197,27 @@ def train(
     )
     for epoch in epochs:
         torch.manual_seed(config.seed * 100_003 + epoch)
-        order = torch.randperm(len(labels)).to(device)
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.long)
+        order = torch.randperm(len(labels)).to(labels.device)
+        network.train()
+        totals = torch.zeros(2, device=device)  # loss sum, correct count (float: one all-reduce for both)
         for start in range(0, len(labels), config.batch_size):
-            batch = order[start : start + config.batch_size]
+            global_batch = order[start : start + config.batch_size]
+            batch = global_batch[ranks.rank :: ranks.world_size]
+            batch_images = images[batch].to(device, non_blocking=True)
+            batch_labels = labels[batch].to(device, non_blocking=True)
             with _autocast(device, amp):
-                logits = model(images[batch]).float()
-                loss = nn.functional.cross_entropy(logits, labels[batch])
+                logits = network(batch_images).float()
+                loss_sum = nn.functional.cross_entropy(logits, batch_labels, reduction="sum")
+            # DDP averages gradients over ranks: scaled so, this is the mean over the global batch.
+            loss = loss_sum * ranks.world_size / len(global_batch)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            loss_sum += loss.detach() * len(batch)
-            correct += (logits.argmax(dim=1) == labels[batch]).sum()
-        train_loss = loss_sum.item() / len(labels)
+            totals[0] += loss_sum.detach()
+            totals[1] += (logits.argmax(dim=1) == batch_labels).sum()
+        train_loss, train_correct = sum_across_ranks(totals, ranks).tolist()
+        train_loss /= len(labels)
         if not torch.isfinite(torch.tensor(train_loss)):
             raise TrainingDivergedError(
                 f"training diverged: the loss is {train_loss} in epoch {epoch}; check the data for "
@@ -190,14 +227,14 @@ def train(
         stats = EpochStats(
             epoch=epoch,
             train_loss=round(train_loss, 6),
-            train_accuracy=round(correct.item() / len(labels), 6),
+            train_accuracy=round(train_correct / len(labels), 6),
             val_loss=round(val_loss, 6),
             val_accuracy=round(val_accuracy, 6),
         )
         history.append(stats)
         if show_bar:
             epochs.set_postfix(loss=stats.train_loss, val_accuracy=stats.val_accuracy)
-        else:
+        elif ranks.is_main:
             logger.info(
                 "epoch %d/%d train_loss=%.4f val_loss=%.4f val_accuracy=%.4f",
                 epoch,
@@ -206,7 +243,7 @@ def train(
                 stats.val_loss,
                 stats.val_accuracy,
             )
-        if checkpoint_path is not None:
+        if checkpoint_path is not None and ranks.is_main:
             _save_checkpoint(
                 checkpoint_path,
                 {
@@ -216,7 +253,8 @@ def train(
                     "history": [asdict(row) for row in history],
                 },
             )
-        if should_stop() and epoch < config.epochs:
+        if any_rank(should_stop(), ranks, device) and epoch < config.epochs:
+            barrier(ranks)
             raise TrainingInterrupted(epoch)
     return TrainResult(
         model=model.cpu().eval(),

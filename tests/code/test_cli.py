@@ -53,8 +53,8 @@ def test_unknown_param_key_fails_naming_the_key(workdir, capsys):
     (workdir / "params.yaml").write_text("train:\n  epoch: 3\n")
     assert main(["split"]) == EXIT_FAILED
     assert _errors(capsys) == [
-        "params.yaml: train.epoch: unknown key (known: batch_size, channels, depth, device, "
-        "dropout, epochs, learning_rate, seed, weight_decay)"
+        "params.yaml: train.epoch: unknown key (known: batch_size, channels, compile, depth, device, "
+        "dropout, epochs, learning_rate, processes, seed, weight_decay)"
     ]
     assert not (workdir / "artifacts").exists()
 

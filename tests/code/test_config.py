@@ -27,8 +27,8 @@ def test_integer_is_accepted_where_a_float_is_expected():
     [
         (
             {"train": {"learnig_rate": 0.1}},
-            "params.yaml: train.learnig_rate: unknown key (known: batch_size, channels, depth, "
-            "device, dropout, epochs, learning_rate, seed, weight_decay)",
+            "params.yaml: train.learnig_rate: unknown key (known: batch_size, channels, compile, depth, "
+            "device, dropout, epochs, learning_rate, processes, seed, weight_decay)",
         ),
         (
             {"trian": {}},
@@ -53,6 +53,10 @@ def test_integer_is_accepted_where_a_float_is_expected():
         (
             {"train": {"depth": 4}},
             "params.yaml: train.depth: 4 is outside [1, 3]",
+        ),
+        (
+            {"train": {"compile": "yes"}},
+            "params.yaml: train.compile: expected bool, got str 'yes'",
         ),
         (
             {"train": {"device": "tpu"}},

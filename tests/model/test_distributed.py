@@ -1,0 +1,61 @@
+"""Two processes under torchrun (gloo on the CPU) train to the same result as one process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from digitnet.config import TrainConfig
+from digitnet.data import to_tensors
+from digitnet.distributed import Ranks, ranks_from_env
+from digitnet.train import train
+
+# Without dropout, each rank's half of every batch and DDP's gradient average reproduce the single-process
+# step up to float rounding in the reduction; the stated tolerance covers that rounding after 4 epochs.
+LOSS_TOLERANCE = 1e-3
+ACCURACY_TOLERANCE = 0.01
+CONFIG = TrainConfig(epochs=4, channels=16, depth=2, dropout=0.0, device="cpu")
+
+
+def test_ranks_default_to_a_single_process(monkeypatch):
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    assert ranks_from_env() == Ranks(rank=0, world_size=1, local_rank=0)
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    ranks = ranks_from_env()
+    assert ranks.is_distributed and not ranks.is_main
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_a_single_process_run(tmp_path, digits_split):
+    split_dir = tmp_path / "artifacts" / "split"
+    split_dir.mkdir(parents=True)
+    digits_split.train.to_csv(split_dir / "train.csv", index=False)
+    digits_split.val.to_csv(split_dir / "val.csv", index=False)
+    params = {"train": {**{k: getattr(CONFIG, k) for k in ("epochs", "channels", "depth", "dropout", "device")}}}
+    params["train"]["processes"] = 2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "digitnet.cli", "train"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CI": "true"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "training on cpu (fp32), 2 process(es)" in result.stderr
+    run = json.loads((tmp_path / "artifacts/model/train_run.json").read_text())
+    assert run["processes"] == 2
+    distributed = json.loads((tmp_path / "dvclive/train/metrics.json").read_text())
+
+    single = train(CONFIG, to_tensors(digits_split.train), to_tensors(digits_split.val)).history[-1]
+    assert distributed["train"]["loss"] == pytest.approx(single.train_loss, abs=LOSS_TOLERANCE)
+    assert distributed["val"]["loss"] == pytest.approx(single.val_loss, abs=LOSS_TOLERANCE)
+    assert distributed["val"]["accuracy"] == pytest.approx(single.val_accuracy, abs=ACCURACY_TOLERANCE)
