@@ -1,0 +1,71 @@
+"""The DVC pipeline end to end in a fresh copy of the repository: it runs, is reproducible, and a no-op is a no-op."""
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env={**os.environ, "CI": "true"}, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """The committed files, as a fresh clone has them, with `dvc pull` from the bundled remote."""
+    root = tmp_path_factory.mktemp("clone")
+    listed = _run(["git", "ls-files", "-z"], REPO_ROOT).stdout.split("\0")
+    for name in filter(None, listed):
+        if (REPO_ROOT / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, root / name)
+    assert _run(["git", "init", "-q"], root).returncode == 0
+    pulled = _run(["dvc", "pull", "-q", "data.dvc"], root)
+    assert pulled.returncode == 0, pulled.stderr
+    return root
+
+
+def test_pipeline_reproduces_the_committed_lock_and_metrics(project):
+    committed_metrics = (project / "dvclive/evaluate/metrics.json").read_bytes()
+    repro = _run(["dvc", "repro", "--force"], project)
+    assert repro.returncode == 0, repro.stdout + repro.stderr
+    for stage in ("validate", "split", "train", "evaluate"):
+        assert f"Running stage '{stage}'" in repro.stdout
+    assert (project / "dvclive/evaluate/metrics.json").read_bytes() == committed_metrics
+    assert json.loads((project / "reports/validation.json").read_text())["success"] is True
+    status = _run(["dvc", "status"], project)
+    assert "Data and pipelines are up to date." in status.stdout
+
+
+def test_second_repro_with_nothing_changed_runs_no_stage(project):
+    repro = _run(["dvc", "repro"], project)
+    assert repro.returncode == 0, repro.stderr
+    assert "Running stage" not in repro.stdout
+    assert "Data and pipelines are up to date." in repro.stdout
+
+
+def test_bad_data_stops_the_pipeline_at_validation(project, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(project, bad, ignore=shutil.ignore_patterns("artifacts", "dvclive"))
+    csv = bad / "data" / "digits.csv"
+    csv.chmod(0o644)
+    lines = csv.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",42"  # a label outside 0..9
+    csv.write_text("\n".join(lines) + "\n")
+    repro = _run(["dvc", "repro"], bad)
+    assert repro.returncode != 0
+    assert "Running stage 'validate'" in repro.stdout
+    assert "Running stage 'split'" not in repro.stdout
+    summary = json.loads((bad / "reports/validation.json").read_text())
+    assert summary["success"] is False
+    assert any(row["column"] == "label" for row in summary["failed_expectations"])
+    assert not (bad / "artifacts").exists()
