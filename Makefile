@@ -49,9 +49,10 @@ validate: data ## Pull the data and run only the GX validation stage
 metrics: $(INSTALLED) ## Print the committed metrics as a table
 	$(BIN)/dvc metrics show --precision 4
 
+# pytest exits 5 when a selection (PYTEST_ARGS="-m ...") collects nothing: say so, do not fail.
 test: data ## Run the tests with the coverage gate
 	$(BIN)/pytest --cov=digitnet --cov-report=term-missing --cov-report=xml \
-		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS)
+		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; echo "no tests collected"; }
 
 test-fast: data ## Run the tests not marked slow (no coverage gate)
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
