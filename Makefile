@@ -46,8 +46,8 @@ repro: data ## Pull the data, reproduce the pipeline, print the metrics
 validate: data ## Pull the data and run only the GX validation stage
 	$(BIN)/dvc repro validate
 
-metrics: $(INSTALLED) ## Print the committed metrics as a table
-	$(BIN)/dvc metrics show --precision 4
+metrics: $(INSTALLED) ## Print the metrics as a table (dvc metrics diff main: what a branch changed)
+	$(BIN)/digitnet metrics
 
 # pytest exits 5 when a selection (PYTEST_ARGS="-m ...") collects nothing: say so, do not fail.
 test: data ## Run the tests with the coverage gate

@@ -175,6 +175,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from digitnet.evaluate import format_metrics
+
+    if not args.metrics.is_file():
+        raise UserFacingError(f"{args.metrics} not found: run `dvc repro` first")
+    print(format_metrics(json.loads(args.metrics.read_text(encoding="utf-8"))))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitnet", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -207,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, default=Path("artifacts/split/test.csv"))
     evaluate.add_argument("--live-dir", type=Path, default=Path("dvclive/evaluate"))
     evaluate.set_defaults(run=cmd_evaluate)
+
+    metrics = commands.add_parser("metrics", help="print the evaluation metrics as a table")
+    metrics.add_argument("--metrics", type=Path, default=Path("dvclive/evaluate/metrics.json"))
+    metrics.set_defaults(run=cmd_metrics)
     return parser
 
 

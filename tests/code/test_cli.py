@@ -89,3 +89,20 @@ def test_cuda_requested_without_a_gpu_is_a_clear_error(workdir, capsys):
     assert main(["split"]) == 0
     assert main(["train"]) == EXIT_FAILED
     assert _errors(capsys) == ["params.yaml: train.device: 'cuda' but no CUDA device is available"]
+
+
+def test_metrics_prints_a_table_of_the_evaluation(workdir, capsys):
+    for command in ("split", "train", "evaluate"):
+        assert main([command]) == 0
+    capsys.readouterr()
+    assert main(["metrics"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("accuracy 0.") and "macro-F1 0." in table[0]
+    assert table[2].split() == ["class", "precision", "recall", "f1", "support"]
+    assert [line.split()[0] for line in table[3:13]] == [str(label) for label in range(10)]
+    assert {line.split()[0] for line in table[15:]} == {"faint_ink", "off_centre"}
+
+
+def test_metrics_before_the_pipeline_ran_says_what_to_do(workdir, capsys):
+    assert main(["metrics"]) == EXIT_FAILED
+    assert _errors(capsys) == ["dvclive/evaluate/metrics.json not found: run `dvc repro` first"]
