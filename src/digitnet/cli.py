@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from digitnet.errors import UserFacingError
+from digitnet.errors import TrainingInterrupted, UserFacingError
 
 logger = logging.getLogger("digitnet")
 
@@ -235,8 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         force=True,
     )
-    from digitnet.train import TrainingInterrupted
-
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines are internal chatter
     try:
         return args.run(args)
     except UserFacingError as error:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from digitnet.config import SplitConfig
 from digitnet.errors import UserFacingError
+
+if TYPE_CHECKING:
+    import torch
 
 # The data's schema. Edit here (and the GX suite under gx/) when you bring your own data.
 IMAGE_SIDE = 8
@@ -75,6 +78,8 @@ def split_frame(frame: pd.DataFrame, config: SplitConfig) -> Split:
 
 def to_tensors(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
     """Return images as float32 (N, 1, 8, 8) scaled to [0, 1] and labels as int64 (N,)."""
+    import torch  # here, not at the top: the split and validate stages need no torch (seconds to import)
+
     pixels = frame[PIXEL_COLUMNS].to_numpy(dtype=np.float32) / PIXEL_MAX
     images = torch.tensor(pixels).reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
     labels = torch.tensor(frame[LABEL_COLUMN].to_numpy(dtype=np.int64))

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from digitnet.config import TrainConfig
 from digitnet.distributed import Ranks, any_rank, barrier, sum_across_ranks
-from digitnet.errors import UserFacingError
+from digitnet.errors import TrainingInterrupted, UserFacingError
 from digitnet.model import ModelSpec, build_model
 
 logger = logging.getLogger(__name__)
@@ -29,14 +29,6 @@ EVAL_BATCH_SIZE = 1024
 
 class TrainingDivergedError(UserFacingError):
     """The loss became NaN or infinite."""
-
-
-class TrainingInterrupted(Exception):
-    """Training stopped on request (SIGTERM) after saving a checkpoint; the next run resumes from it."""
-
-    def __init__(self, epochs_done: int) -> None:
-        super().__init__(f"stopped after epoch {epochs_done}; checkpoint saved, run again to resume")
-        self.epochs_done = epochs_done
 
 
 @dataclass(frozen=True)
