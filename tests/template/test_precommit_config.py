@@ -1,0 +1,75 @@
+"""The pre-commit hooks install offline (local hooks only) and pin the same versions as requirements.txt."""
+
+import re
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _requirement_pins() -> dict[str, str]:
+    pins = {}
+    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==(\S+)", line.strip())
+        if match:
+            pins[_normalise(match[1])] = match[2]
+    return pins
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _hooks() -> list[dict]:
+    config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
+    return [hook for repo in config["repos"] for hook in repo["hooks"]]
+
+
+def test_every_hook_is_local_so_nothing_is_cloned_from_github():
+    config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
+    assert [repo["repo"] for repo in config["repos"]] == ["local"]
+
+
+def test_hook_dependencies_are_pinned_to_the_requirements_versions():
+    pins = _requirement_pins()
+    mismatches = []
+    for hook in _hooks():
+        for dependency in hook.get("additional_dependencies", []):
+            name, _, version = dependency.partition("==")
+            assert version, f"hook {hook['id']}: {dependency} is not pinned with =="
+            expected = pins.get(_normalise(name))
+            if expected is not None and expected != version:
+                mismatches.append(f"{hook['id']}: {name}=={version}, requirements.txt has {expected}")
+    assert mismatches == []
+
+
+def test_the_hooks_the_issue_asks_for_are_all_there():
+    ids = {hook["id"] for hook in _hooks()}
+    wanted = {
+        "black",
+        "flake8",
+        "isort",
+        "check-yaml",
+        "check-toml",
+        "end-of-file-fixer",
+        "trailing-whitespace",
+        "check-added-large-files",
+        "actionlint",
+        "zizmor",
+        "check-github-workflows",
+        "check-github-actions",
+        "check-dependabot",
+        "hadolint",
+    }
+    assert wanted - ids == set()
+
+
+def test_fixers_never_touch_files_that_dvc_hashes():
+    fixers = {hook["id"]: hook for hook in _hooks() if hook["id"] in {"trailing-whitespace", "end-of-file-fixer"}}
+    config = yaml.safe_load((REPO_ROOT / ".pre-commit-config.yaml").read_text())
+    for hook in fixers.values():
+        for path in ("dvc.lock", "dvclive/evaluate/metrics.json", "gx/expectations/x.json", "reports/validation.json"):
+            assert re.search(hook["exclude"], path), f"{hook['id']} would rewrite {path}"
+    for path in ("dvc-store/files/md5/ab/cdef", "data/digits.csv"):
+        assert re.search(config["exclude"], path), f"pre-commit would touch {path}"
