@@ -24,6 +24,7 @@ from digitnet.model import ModelSpec, build_model
 from digitnet.train import autocast_dtype, select_device, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+GIT_COMMIT = ["git", "-c", "user.name=benchmark", "-c", "user.email=benchmark@example.invalid", "commit", "-qm", "copy"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
@@ -48,7 +49,10 @@ def copy_project(destination: Path) -> None:
             target = destination / name.decode()
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
+    # A clone has commits; DVCLive (3.49) fails in a git repository that has none.
     subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=destination, check=True)
+    subprocess.run(GIT_COMMIT, cwd=destination, check=True)
     subprocess.run(["dvc", "pull", "-q", "data.dvc"], cwd=destination, check=True)
 
 

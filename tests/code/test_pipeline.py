@@ -4,19 +4,23 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+GIT_AS_TESTER = ["git", "-c", "user.name=tester", "-c", "user.email=tester@example.invalid"]
 
 pytestmark = pytest.mark.slow
 
 
+# dvc and the stages' `digitnet` come from the environment running the tests, activated or not.
+ENV = {**os.environ, "CI": "true", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
 def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, env={**os.environ, "CI": "true"}, check=False
-    )
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=ENV, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +33,8 @@ def project(tmp_path_factory) -> Path:
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, root / name)
     assert _run(["git", "init", "-q"], root).returncode == 0
+    assert _run(["git", "add", "-A"], root).returncode == 0
+    assert _run([*GIT_AS_TESTER, "commit", "-q", "-m", "copy"], root).returncode == 0
     pulled = _run(["dvc", "pull", "-q", "data.dvc"], root)
     assert pulled.returncode == 0, pulled.stderr
     return root
