@@ -74,3 +74,11 @@ lock: $(INSTALLED) ## Re-pin requirements.txt from the current environment
 clean: ## Remove build outputs, caches and pipeline outputs (not .venv, not the DVC cache)
 	rm -rf artifacts checkpoints report build dist .pytest_cache .coverage coverage.xml htmlcov gx/uncommitted
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+# act: ACT_PLATFORM=-self-hosted runs the jobs on this machine (no Docker); an image name (e.g.
+# catthehacker/ubuntu:act-22.04) runs them in containers where Docker runs. ACT_ARGS passes harness options.
+ACT_PLATFORM ?= -self-hosted
+ACT_ARGS ?=
+.PHONY: act
+act: $(INSTALLED) ## Run the pull-request workflow locally with act (offline stand-ins; nothing is posted)
+	$(BIN)/python tests/workflows/act/act_harness.py --platform=$(ACT_PLATFORM) --venv $(abspath $(VENV)) $(ACT_ARGS)

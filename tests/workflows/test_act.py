@@ -1,0 +1,153 @@
+"""The pull-request workflow under act, end to end, offline (tests/workflows/act/act_harness.py runs it).
+
+Each run works on a copy of the repository in tmp_path (what a checkout of the PR would hold), on this machine
+(`-P ubuntu-latest=-self-hosted`) with the prebuilt venv. The code job runs `make lint` and `make test` as on GitHub
+but on one small test module (PYTEST_ADDOPTS, coverage gate off): the suite itself is what runs this test, and the
+point here is the wiring between jobs, not the tests twice over.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from act_harness import ActRun, ActSettings, run_act
+from helpers import REPO_ROOT
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(os.environ.get("ACT")), reason="already inside an act run: no act within act"),
+]
+
+QUICK_CODE_JOB = {"PYTEST_ADDOPTS": "-m 'not slow' tests/code/test_config.py", "COV_FAIL_UNDER": "0"}
+BIN = Path(sys.executable).parent
+
+
+def git(repo: Path, *args: str) -> None:
+    identity = ["-c", "user.name=act test", "-c", "user.email=act@example.invalid", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
+
+
+def copy_repository(destination: Path) -> Path:
+    """The working tree as git sees it (tracked and new files, not ignored ones) in a fresh one-commit repository."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    for name in filter(None, listed):
+        source = REPO_ROOT / name
+        if source.is_file():
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    git(destination, "init", "--quiet", "--initial-branch=act-local")
+    git(destination, "add", "--all")
+    git(destination, "commit", "--quiet", "--message=copy of the working tree")
+    return destination
+
+
+def commit_bad_data(repo: Path) -> None:
+    """A PR that changes the data: one label becomes 42, tracked by DVC and pushed to the bundled store."""
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    subprocess.run([BIN / "dvc", "pull", "--quiet", "data.dvc"], cwd=repo, check=True, env=env)
+    csv = repo / "data" / "digits.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",42"
+    csv.unlink()  # DVC links the file into its cache: write a new one, never through the link
+    csv.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    subprocess.run([BIN / "dvc", "add", "--quiet", "data/digits.csv"], cwd=repo, check=True, env=env)
+    subprocess.run([BIN / "dvc", "push", "--quiet", "data.dvc"], cwd=repo, check=True, env=env)
+    git(repo, "add", "data.dvc", "dvc-store")
+    git(repo, "commit", "--quiet", "--message=data: a label out of the set")
+
+
+def act(repo: Path, work_dir: Path, keep_cache: bool = True) -> ActRun:
+    return run_act(ActSettings(repo, work_dir, env=QUICK_CODE_JOB), keep_cache=keep_cache)
+
+
+def log_tail(run: ActRun) -> str:
+    return "\n".join(run.log.splitlines()[-60:])
+
+
+def only_run_dir(run: ActRun) -> Path:
+    (run_dir,) = [path for path in run.artifacts.iterdir() if path.is_dir()]
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def good_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ActRun, ActRun]:
+    """The PR workflow twice on an unchanged copy: cold (empty DVC cache), then warm."""
+    repo = copy_repository(tmp_path_factory.mktemp("repo"))
+    work = tmp_path_factory.mktemp("act-work")
+    cold = act(repo, work, keep_cache=False)
+    cold_dir = work.parent / "cold-run"
+    shutil.copytree(work, cold_dir, ignore=shutil.ignore_patterns("cache"))
+    warm = act(repo, work)
+    return ActRun(cold.returncode, cold.log, cold.seconds, cold_dir), warm
+
+
+def test_every_job_of_the_pr_workflow_succeeds(good_runs: tuple[ActRun, ActRun]) -> None:
+    cold, _ = good_runs
+    assert cold.returncode == 0, log_tail(cold)
+    results = cold.job_results()
+    assert sorted(results.values()) == ["succeeded"] * 4, results
+    for job in ("lint and test", "validate data", "dvc repro", "report"):
+        assert any(name.endswith(f"/{job}") for name in results), f"job {job!r} missing from {results}"
+
+
+def test_validation_summary_and_metrics_reach_the_job_summaries(good_runs: tuple[ActRun, ActRun]) -> None:
+    cold, _ = good_runs
+    assert re.search(r"All \d+ expectations passed on 1,797 rows\.", cold.summary("validate"))
+    pipeline = cold.summary("reproduce")
+    assert "### Pipeline metrics" in pipeline
+    assert re.search(r"\| dvclive/evaluate/metrics\.json \|.*\| 0\.9\d+", pipeline), pipeline
+    assert "Trained on `cpu` in this run." in pipeline
+    assert "### Test coverage" in cold.summary("test")
+
+
+def test_the_artifacts_reach_the_artifact_server_folder(good_runs: tuple[ActRun, ActRun]) -> None:
+    cold, _ = good_runs
+    run_dir = only_run_dir(cold)
+    for artifact in (
+        "data-validation/validation.json",
+        "data-docs/index.html",
+        "pipeline-outputs/dvc.lock",
+        "pipeline-outputs/dvclive/evaluate/metrics.json",
+        "pipeline-outputs/reports/validation.json",
+        "pipeline-outputs/artifacts/model/model.pt",
+        "pipeline-outputs/artifacts/model/train_run.json",
+    ):
+        assert (run_dir / artifact).is_file(), f"{artifact} not in {run_dir}"
+
+
+def test_an_unchanged_pr_restores_the_dvc_cache_and_does_not_retrain(good_runs: tuple[ActRun, ActRun]) -> None:
+    cold, warm = good_runs
+    assert "Running stage 'train'" in cold.log
+    assert warm.returncode == 0, log_tail(warm)
+    assert "Stage 'train' didn't change, skipping" in warm.log
+    assert "Running stage 'train'" not in warm.log
+    assert "Training skipped: nothing the train stage depends on changed" in warm.summary("reproduce")
+
+
+def test_bad_data_fails_at_validation_and_training_never_starts(tmp_path: Path) -> None:
+    repo = copy_repository(tmp_path / "repo")
+    commit_bad_data(repo)
+    run = act(repo, tmp_path / "act-work", keep_cache=False)
+    assert run.returncode != 0
+    results = run.job_results()
+    assert [result for name, result in results.items() if name.endswith("/validate data")] == ["failed"], results
+    assert not any(name.endswith("/dvc repro") for name in results), results
+    assert "Running stage 'train'" not in run.log
+    summary = run.summary("validate")
+    assert "**1 of " in summary
+    assert re.search(r"\| expect_column_values_to_be_in_set \| label \|.*42", summary), summary
+    assert "title=expect_column_values_to_be_in_set (label)" in run.log
+    assert (only_run_dir(run) / "data-validation" / "validation.json").is_file()

@@ -1,0 +1,87 @@
+"""The act harness without running act: stand-in discovery, the command line it builds, the environment it passes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from act_harness import (
+    STAND_INS,
+    ActSettings,
+    MissingStandIn,
+    act_command,
+    clean_environment,
+    find_remote_actions,
+    local_repository_flags,
+)
+from helpers import GITHUB_DIR, REPO_ROOT
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def pinned_repos() -> set[str]:
+    """owner/repo of every remote `uses:` in .github/, read independently of the harness."""
+    text = "\n".join(path.read_text(encoding="utf-8") for path in GITHUB_DIR.rglob("*.yml"))
+    return {m[1] for m in re.finditer(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[^@\s]*)?@[0-9a-f]{40}", text)}
+
+
+def test_discovery_finds_every_remote_action_and_its_stand_in() -> None:
+    found = find_remote_actions(REPO_ROOT)
+    assert {action.repo for action in found} == pinned_repos()
+    for action in found:
+        assert (action.stand_in / "action.yml").is_file(), action
+
+
+def test_each_stand_in_has_an_action_and_says_what_it_does_not_do() -> None:
+    for folder in sorted(path for path in STAND_INS.iterdir() if path.is_dir()):
+        assert (folder / "action.yml").is_file(), folder
+        readme = (folder / "README.md").read_text(encoding="utf-8")
+        assert " NOT " in readme, f"{folder.name}/README.md does not say what the stand-in does NOT do"
+
+
+def test_a_remote_action_without_stand_in_stops_with_the_folder_to_add(tmp_path: Path) -> None:
+    workflow = tmp_path / ".github" / "workflows" / "x.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(f"jobs:\n  a:\n    steps:\n      - uses: someone/tool/sub@{SHA} # v1.0.0\n", encoding="utf-8")
+    with pytest.raises(MissingStandIn) as error:
+        local_repository_flags(tmp_path)
+    assert str(error.value) == (
+        f"no act stand-in for someone/tool@{SHA} (used in .github/workflows/x.yml): "
+        "add tests/workflows/act/stand-ins/someone__tool/action.yml and a README.md saying what it does not do"
+    )
+
+
+def test_local_and_docker_references_need_no_stand_in(tmp_path: Path) -> None:
+    workflow = tmp_path / ".github" / "workflows" / "x.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("steps:\n  - uses: ./.github/actions/setup\n  - uses: docker://alpine:3\n", encoding="utf-8")
+    assert find_remote_actions(tmp_path) == []
+
+
+def test_the_command_runs_offline_on_loopback_with_an_empty_token(tmp_path: Path) -> None:
+    command = act_command(ActSettings(REPO_ROOT, tmp_path, venv=Path("/opt/venv")))
+    joined = " ".join(command)
+    assert "--platform ubuntu-latest=-self-hosted" in joined
+    assert "--secret GITHUB_TOKEN=" in joined
+    assert "--artifact-server-addr 127.0.0.1" in joined and "--cache-server-addr 127.0.0.1" in joined
+    assert f"--artifact-server-path {tmp_path.resolve()}/artifacts" in joined
+    assert "--env VENV=/opt/venv" in joined
+    assert joined.count("--local-repository") == len(find_remote_actions(REPO_ROOT))
+
+
+def test_container_mode_mounts_the_work_dir_and_passes_no_host_venv(tmp_path: Path) -> None:
+    command = act_command(ActSettings(REPO_ROOT, tmp_path, platform="catthehacker/ubuntu:act-22.04"))
+    joined = " ".join(command)
+    assert "--platform ubuntu-latest=catthehacker/ubuntu:act-22.04" in joined
+    assert f"-v {tmp_path.resolve()}:{tmp_path.resolve()}" in joined
+    assert "VENV=" not in joined
+
+
+def test_tokens_and_runner_variables_of_the_calling_shell_never_reach_act(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_ACTIONS", "RUNNER_TEMP", "ACT", "CI", "MAKEFLAGS"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("HOME_IS_KEPT", "yes")
+    env = clean_environment()
+    assert [name for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_ACTIONS", "RUNNER_TEMP", "ACT", "CI") if name in env] == []
+    assert "MAKEFLAGS" not in env and env["HOME_IS_KEPT"] == "yes"

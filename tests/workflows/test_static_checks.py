@@ -1,0 +1,212 @@
+"""Offline static checks of the workflows, actions and dependabot config: actionlint (+shellcheck), zizmor,
+check-jsonschema, and the repository's own hardening rules. Each check is also run on a deliberately bad workflow to
+prove it can fail."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import GITHUB_DIR, REPO_ROOT, tool
+
+FULL_SHA_PIN = re.compile(r"^[\w.-]+/[\w.-]+(/[^@]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+USES_LINE = re.compile(r"uses:\s*(?P<value>[^\s#'\"]+(?:\s*#.*)?)$")
+
+BAD_WORKFLOW = """\
+name: bad
+on:
+  pull_request_target:
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          ref: ${{ github.event.pull_request.head.sha }}
+      - run: echo "${{ github.event.pull_request.title }}" > $GITHUB_STEP_SUMMARY
+"""
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def bad_workflow(tmp_path: Path) -> Path:
+    path = tmp_path / ".github" / "workflows" / "bad.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(BAD_WORKFLOW, encoding="utf-8")
+    return path
+
+
+# -- actionlint with shellcheck --------------------------------------------------------------------------------------
+
+
+def actionlint(*paths: Path) -> subprocess.CompletedProcess:
+    return run([tool("actionlint"), "-shellcheck", tool("shellcheck"), "-no-color", *map(str, paths)])
+
+
+def test_actionlint_with_shellcheck_finds_nothing(workflow_paths: list[Path]) -> None:
+    result = actionlint(*workflow_paths)
+    assert (result.returncode, result.stdout + result.stderr) == (0, "")
+
+
+def test_actionlint_reports_shellcheck_and_injection_findings(bad_workflow: Path) -> None:
+    result = actionlint(bad_workflow)
+    assert result.returncode == 1
+    assert "shellcheck reported issue in this script: SC2086" in result.stdout
+    assert '"github.event.pull_request.title" is potentially untrusted' in result.stdout
+
+
+# -- zizmor ----------------------------------------------------------------------------------------------------------
+
+
+def zizmor(path: Path) -> subprocess.CompletedProcess:
+    return run([tool("zizmor"), "--offline", "--min-severity=low", "--no-progress", str(path)])
+
+
+def test_zizmor_offline_finds_nothing_at_low_or_above() -> None:
+    result = zizmor(GITHUB_DIR)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_zizmor_reports_dangerous_trigger_and_template_injection(bad_workflow: Path) -> None:
+    result = zizmor(bad_workflow)
+    assert result.returncode != 0
+    for audit in ("dangerous-triggers", "template-injection", "artipacked", "excessive-permissions"):
+        assert f"[{audit}]" in result.stdout
+
+
+def test_every_disabled_zizmor_audit_is_justified() -> None:
+    lines = (GITHUB_DIR / "zizmor.yml").read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if line.strip() == "disable: true":
+            audit_line = number - 1
+            assert lines[audit_line - 1].lstrip().startswith("#"), f"zizmor.yml: {lines[audit_line]} lacks a reason"
+
+
+# -- check-jsonschema ------------------------------------------------------------------------------------------------
+
+
+def check_jsonschema(schema: str, *paths: Path) -> subprocess.CompletedProcess:
+    return run([tool("check-jsonschema"), "--builtin-schema", schema, *map(str, paths)])
+
+
+def test_schemas_accept_workflows_actions_and_dependabot(workflow_paths: list[Path], action_paths: list[Path]) -> None:
+    for schema, paths in (
+        ("vendor.github-workflows", workflow_paths),
+        ("vendor.github-actions", action_paths),
+        ("vendor.dependabot", [GITHUB_DIR / "dependabot.yml"]),
+    ):
+        result = check_jsonschema(schema, *paths)
+        assert result.returncode == 0, f"{schema}: {result.stdout}{result.stderr}"
+
+
+def test_workflow_schema_rejects_a_job_without_a_runner(tmp_path: Path) -> None:
+    path = tmp_path / "no-runner.yml"
+    path.write_text("on: push\njobs:\n  build:\n    steps:\n      - run: make\n", encoding="utf-8")
+    result = check_jsonschema("vendor.github-workflows", path)
+    assert result.returncode == 1
+    assert "Schema validation errors were encountered" in result.stdout + result.stderr
+
+
+# -- the repository's hardening rules (STYLE.md, "Workflows read like the code") -------------------------------------
+
+
+def triggers(workflow: dict) -> dict:
+    on = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    return {on: None} if isinstance(on, str) else dict(on or {})
+
+
+def hardening_problems(path: Path) -> list[str]:
+    """Every breach of the hardening rules in one workflow file, as `file: problem` lines."""
+    text = path.read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text)
+    name, problems = path.name, []
+    if workflow.get("permissions") != {}:
+        problems.append(f"{name}: top-level `permissions: {{}}` missing")
+    if (workflow.get("defaults") or {}).get("run", {}).get("shell") != "bash" and any(
+        "steps" in job for job in workflow["jobs"].values()
+    ):
+        problems.append(f"{name}: `defaults: run: shell: bash` missing")
+    on = triggers(workflow)
+    if "pull_request_target" in on:
+        problems.append(f"{name}: pull_request_target is not allowed")
+    for job_id, job in workflow["jobs"].items():
+        if "permissions" not in job:
+            problems.append(f"{name}: job {job_id} has no explicit permissions")
+        if job.get("secrets") == "inherit":
+            problems.append(f"{name}: job {job_id} uses `secrets: inherit`")
+        if "uses" not in job and "timeout-minutes" not in job:
+            problems.append(f"{name}: job {job_id} has no timeout-minutes")
+        for step in job.get("steps", []):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                if (step.get("with") or {}).get("persist-credentials") is not False:
+                    problems.append(f"{name}: job {job_id} checks out without `persist-credentials: false`")
+    problems += [f"{name}: {p}" for p in pin_problems(text)]
+    if "workflow_call" in on:
+        for input_name, spec in ((on["workflow_call"] or {}).get("inputs") or {}).items():
+            missing = [key for key in ("description", "type", "required", "default") if key not in spec]
+            if missing:
+                problems.append(f"{name}: input {input_name} lacks {', '.join(missing)}")
+    runs_steps = any("steps" in job for job in workflow["jobs"].values())
+    if runs_steps and ("GX_ANALYTICS_ENABLED" not in text or "DVC_NO_ANALYTICS" not in text):
+        problems.append(f"{name}: GX and DVC analytics are not switched off")
+    return problems
+
+
+def pin_problems(text: str) -> list[str]:
+    """Remote actions not pinned to a full commit SHA with a `# vX.Y.Z` comment."""
+    problems = []
+    for line in text.splitlines():
+        match = USES_LINE.search(line.strip())
+        if match is None or match["value"].startswith(("./", "docker://")):
+            continue
+        if not FULL_SHA_PIN.match(match["value"]):
+            problems.append(f"`{match['value']}` is not pinned to a full SHA with a # vX.Y.Z comment")
+    return problems
+
+
+def test_every_workflow_follows_the_hardening_rules(workflow_paths: list[Path]) -> None:
+    assert [problem for path in workflow_paths for problem in hardening_problems(path)] == []
+
+
+def test_every_composite_action_pins_its_remote_actions(action_paths: list[Path]) -> None:
+    assert [problem for path in action_paths for problem in pin_problems(path.read_text(encoding="utf-8"))] == []
+
+
+def test_hardening_rules_catch_every_breach_in_a_bad_workflow(bad_workflow: Path) -> None:
+    assert hardening_problems(bad_workflow) == [
+        "bad.yml: top-level `permissions: {}` missing",
+        "bad.yml: `defaults: run: shell: bash` missing",
+        "bad.yml: pull_request_target is not allowed",
+        "bad.yml: job greet has no explicit permissions",
+        "bad.yml: job greet has no timeout-minutes",
+        "bad.yml: job greet checks out without `persist-credentials: false`",
+        "bad.yml: `actions/checkout@v4` is not pinned to a full SHA with a # vX.Y.Z comment",
+        "bad.yml: GX and DVC analytics are not switched off",
+    ]
+
+
+def test_ci_chains_data_before_training_and_reads_the_gpu_runner_variable() -> None:
+    ci = yaml.safe_load((GITHUB_DIR / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    assert set(triggers(ci)) == {"pull_request", "push", "workflow_dispatch"}
+    assert ci["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    jobs = ci["jobs"]
+    assert jobs["pipeline"]["needs"] == "data"
+    assert jobs["pipeline"]["with"]["runs-on"] == "${{ vars.GPU_RUNNER || 'ubuntu-latest' }}"
+    assert jobs["report"]["with"] == {"pipeline-artifact": "pipeline-outputs", "validation-artifact": "data-validation"}
+    assert jobs["report"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_dependabot_covers_actions_pip_and_docker_grouped_with_a_cooldown() -> None:
+    config = yaml.safe_load((GITHUB_DIR / "dependabot.yml").read_text(encoding="utf-8"))
+    updates = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(updates) == {"github-actions", "pip", "docker"}
+    for ecosystem, update in updates.items():
+        assert update.get("groups"), f"{ecosystem} updates are not grouped"
+        assert update.get("cooldown", {}).get("default-days", 0) >= 3, f"{ecosystem} has no cooldown"
