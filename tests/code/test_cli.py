@@ -1,6 +1,7 @@
 """The CLI on bad input: one clear `error:` line, a non-zero exit, and no output that DVC could take as done."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -106,3 +107,17 @@ def test_metrics_prints_a_table_of_the_evaluation(workdir, capsys):
 def test_metrics_before_the_pipeline_ran_says_what_to_do(workdir, capsys):
     assert main(["metrics"]) == EXIT_FAILED
     assert _errors(capsys) == ["dvclive/evaluate/metrics.json not found: run `dvc repro` first"]
+
+
+GX_ROOT = Path(__file__).resolve().parents[2] / "gx"
+
+
+def test_validate_writes_the_summary_and_fails_on_bad_data(workdir, capsys):
+    csv = workdir / "data" / "digits.csv"
+    csv.write_text(csv.read_text().replace("\n0,0,0,5,", "\n0,0,0,99,", 1))  # pixel_0_2 of the first row
+    code = main(["validate", "--gx-root", str(GX_ROOT), "--summary", "reports/validation.json"])
+    assert code == EXIT_FAILED
+    summary = json.loads((workdir / "reports/validation.json").read_text())
+    assert summary["success"] is False and summary["failed"] == 1
+    assert summary["failed_expectations"][0]["description"] == "pixel_0_2 is within 0..16"
+    assert "data validation failed: 1 of 220 expectations" in capsys.readouterr().err
