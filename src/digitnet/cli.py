@@ -71,12 +71,24 @@ def cmd_split(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_training_curves(history: list, out_dir: Path) -> None:
+def _open_live(partial: Path):
+    """A DVCLive logger writing into `partial` (DVCLive only writes files here: DVC tracks them via dvc.yaml)."""
     from dvclive import Live
+    from scmrepo.exceptions import SCMError
 
-    partial = out_dir.with_name(out_dir.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    with Live(str(partial), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+    try:
+        return Live(str(partial), dvcyaml=None, save_dvc_exp=False, report=None)
+    except SCMError as error:  # DVCLive 3 reads the current commit and fails in a repository without one
+        shutil.rmtree(partial, ignore_errors=True)
+        raise UserFacingError(
+            f"DVCLive cannot write metrics ({error}): make a first commit, e.g. `git add -A && git commit -m init`"
+        ) from error
+
+
+def _write_training_curves(history: list, out_dir: Path) -> None:
+    partial = out_dir.with_name(out_dir.name + ".partial")
+    with _open_live(partial) as live:
         for stats in history:
             live.step = stats.epoch
             for split in ("train", "val"):
@@ -151,11 +163,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _write_evaluation(metrics, out_dir: Path) -> None:
-    from dvclive import Live
-
     partial = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    with Live(str(partial), dvcyaml=None, save_dvc_exp=False, report=None) as live:
+    with _open_live(partial) as live:
         live.summary = metrics.summary()
         live.log_sklearn_plot("confusion_matrix", metrics.labels, metrics.predictions)
     replace_dir(partial, out_dir)

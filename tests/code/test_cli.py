@@ -1,6 +1,7 @@
 """The CLI on bad input: one clear `error:` line, a non-zero exit, and no output that DVC could take as done."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,15 @@ def test_validate_writes_the_summary_and_fails_on_bad_data(workdir, capsys):
     assert summary["success"] is False and summary["failed"] == 1
     assert summary["failed_expectations"][0]["description"] == "pixel_0_2 is within 0..16"
     assert "data validation failed: 1 of 220 expectations" in capsys.readouterr().err
+
+
+def test_evaluate_in_a_repository_without_commits_asks_for_a_first_commit(workdir, capsys):
+    for command in ("split", "train"):
+        assert main([command]) == 0
+    subprocess.run(["git", "init", "-q"], cwd=workdir, check=True)
+    assert main(["evaluate"]) == EXIT_FAILED
+    assert _errors(capsys) == [
+        "DVCLive cannot write metrics (Empty git repo): make a first commit, e.g. `git add -A && git commit -m init`"
+    ]
+    assert not (workdir / "dvclive/evaluate").exists()
+    assert not (workdir / "dvclive/evaluate.partial").exists()
