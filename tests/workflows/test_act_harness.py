@@ -83,5 +83,7 @@ def test_tokens_and_runner_variables_of_the_calling_shell_never_reach_act(monkey
         monkeypatch.setenv(name, "x")
     monkeypatch.setenv("HOME_IS_KEPT", "yes")
     env = clean_environment()
-    assert [name for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_ACTIONS", "RUNNER_TEMP", "ACT", "CI") if name in env] == []
+    assert [
+        name for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_ACTIONS", "RUNNER_TEMP", "ACT", "CI") if name in env
+    ] == []
     assert "MAKEFLAGS" not in env and env["HOME_IS_KEPT"] == "yes"

@@ -1,0 +1,78 @@
+"""Wall time of the pull-request workflow under act: cold (empty caches) and warm (nothing changed: no training).
+
+Printed, not asserted. Targets on the 2-core reference machine: warm <= 60 s and <= 0.3 x cold.
+Runs on a copy of the working tree (tracked and new files), like tests/workflows/test_act.py, with the same quick
+code job (one test module, coverage gate off) unless --full-tests is given.
+
+    python benchmarks/act_benchmark.py [--full-tests] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "workflows" / "act"))
+
+from act_harness import ActRun, ActSettings, run_act  # noqa: E402
+
+QUICK_CODE_JOB = {"PYTEST_ADDOPTS": "-m 'not slow' tests/code/test_config.py", "COV_FAIL_UNDER": "0"}
+WARM_TARGET_SECONDS = 60.0
+WARM_TARGET_RATIO = 0.3
+
+
+def copy_working_tree(destination: Path) -> Path:
+    """Tracked and new (not ignored) files into a one-commit repository, so act sees a clean checkout."""
+    names = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    for name in filter(None, names):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            (destination / name).write_bytes(source.read_bytes())
+    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "-c", "commit.gpgsign=false"]
+    for args in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "--message=benchmark copy"]):
+        subprocess.run(["git", *identity, *args], cwd=destination, check=True, capture_output=True)
+    return destination
+
+
+def describe(label: str, run: ActRun) -> str:
+    trained = "trained" if "Running stage 'train'" in run.log else "training skipped"
+    jobs = ", ".join(f"{job.rsplit('/', 1)[-1]}={result}" for job, result in run.job_results().items())
+    return f"{label:5} {run.seconds:7.1f} s   exit {run.returncode}   {trained:16}   {jobs}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full-tests", action="store_true", help="the code job runs the whole test suite")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    args = parser.parse_args(argv)
+    env = {} if args.full_tests else QUICK_CODE_JOB
+    with tempfile.TemporaryDirectory(prefix="act-benchmark-") as temporary:
+        base = args.keep or Path(temporary)
+        repo = copy_working_tree(base / "repo")
+        settings = ActSettings(repo, base / "work", env=env)
+        cold = run_act(settings, keep_cache=False)
+        warm = run_act(settings)
+    print("PR workflow under act (-P ubuntu-latest=-self-hosted, prebuilt venv)")
+    print(describe("cold", cold))
+    print(describe("warm", warm))
+    ratio = warm.seconds / cold.seconds
+    print(
+        f"warm/cold = {ratio:.2f} (target <= {WARM_TARGET_RATIO}); "
+        f"warm {warm.seconds:.1f} s (target <= {WARM_TARGET_SECONDS:.0f} s)"
+    )
+    return 0 if cold.returncode == warm.returncode == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
