@@ -185,11 +185,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from digitnet.evaluate import format_metrics
+    from digitnet.evaluate import format_metrics, format_metrics_markdown
 
     if not args.metrics.is_file():
         raise UserFacingError(f"{args.metrics} not found: run `dvc repro` first")
-    print(format_metrics(json.loads(args.metrics.read_text(encoding="utf-8"))))
+    summary = json.loads(args.metrics.read_text(encoding="utf-8"))
+    print(format_metrics_markdown(summary) if args.markdown else format_metrics(summary))
     return 0
 
 
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     metrics = commands.add_parser("metrics", help="print the evaluation metrics as a table")
     metrics.add_argument("--metrics", type=Path, default=Path("dvclive/evaluate/metrics.json"))
+    metrics.add_argument("--markdown", action="store_true", help="Markdown tables (for a CI job summary)")
     metrics.set_defaults(run=cmd_metrics)
     return parser
 

@@ -136,3 +136,22 @@ def format_metrics(summary: dict) -> str:
     for name, row in summary["slices"].items():
         lines.append(f"{name:>12} {row['accuracy']:>9.4f} {row['support']:>8d}")
     return "\n".join(lines)
+
+
+def format_metrics_markdown(summary: dict) -> str:
+    """The same tables as Markdown, for a CI job summary."""
+    lines = [
+        "| metric | value |",
+        "|---|---|",
+        f"| accuracy | {summary['accuracy']:.4f} |",
+        f"| macro-F1 | {summary['macro_f1']:.4f} |",
+        "",
+        "| class | precision | recall | f1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    for label, row in summary["per_class"].items():
+        lines.append(f"| {label} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['support']} |")
+    lines += ["", "| slice | accuracy | support |", "|---|---|---|"]
+    for name, row in summary["slices"].items():
+        lines.append(f"| {name} | {row['accuracy']:.4f} | {row['support']} |")
+    return "\n".join(lines)

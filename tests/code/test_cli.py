@@ -103,6 +103,11 @@ def test_metrics_prints_a_table_of_the_evaluation(workdir, capsys):
     assert table[2].split() == ["class", "precision", "recall", "f1", "support"]
     assert [line.split()[0] for line in table[3:13]] == [str(label) for label in range(10)]
     assert {line.split()[0] for line in table[15:]} == {"faint_ink", "off_centre"}
+    assert main(["metrics", "--markdown"]) == 0
+    markdown = capsys.readouterr().out.splitlines()
+    assert markdown[:2] == ["| metric | value |", "|---|---|"]
+    assert markdown[2].startswith("| accuracy | 0.")
+    assert sum(line.startswith("| ") and line.split()[1].isdigit() for line in markdown) == 10
 
 
 def test_metrics_before_the_pipeline_ran_says_what_to_do(workdir, capsys):
