@@ -210,3 +210,22 @@ def test_dependabot_covers_actions_pip_and_docker_grouped_with_a_cooldown() -> N
     for ecosystem, update in updates.items():
         assert update.get("groups"), f"{ecosystem} updates are not grouped"
         assert update.get("cooldown", {}).get("default-days", 0) >= 3, f"{ecosystem} has no cooldown"
+
+
+# -- README: the reuse example is a caller that lints ------------------------------------------------------------------
+
+README_EXAMPLE = re.compile(r"```yaml\n(# \.github/workflows/ci\.yml of a repository created from .*?)```", re.DOTALL)
+
+
+def test_readme_reuse_example_is_a_valid_caller(tmp_path: Path) -> None:
+    match = README_EXAMPLE.search((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
+    assert match, "README lost its example of calling the workflows from another repository"
+    caller = tmp_path / ".github" / "workflows" / "ci.yml"
+    caller.parent.mkdir(parents=True)
+    caller.write_text(match[1], encoding="utf-8")
+    assert "uses: OWNER/REPO/.github/workflows/pipeline.yml@v1" in match[1]
+    lint = actionlint(caller)
+    assert (lint.returncode, lint.stdout) == (0, "")
+    assert check_jsonschema("vendor.github-workflows", caller).returncode == 0
+    # the example shows the `@v1` form; README asks to pin it to a SHA like any third-party reference
+    assert [problem for problem in hardening_problems(caller) if "is not pinned" not in problem] == []
