@@ -194,6 +194,17 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from digitnet.report import build_report_files, run_url_from_env
+
+    run_url = run_url_from_env(os.environ)
+    report = build_report_files(
+        args.root, args.base_ref or None, args.out, run_url, level=args.level, permutations=args.permutations
+    )
+    logger.info("report written: %s (and %s)", report, report.with_name("comment.md"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digitnet", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -231,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--metrics", type=Path, default=Path("dvclive/evaluate/metrics.json"))
     metrics.add_argument("--markdown", action="store_true", help="Markdown tables (for a CI job summary)")
     metrics.set_defaults(run=cmd_metrics)
+
+    report = commands.add_parser("report", help="the PR report: metrics, params, validation and data vs a base ref")
+    report.add_argument("--base-ref", default="main", help="git ref to compare with; empty for no comparison")
+    report.add_argument("--out", type=Path, default=Path("report"), help="folder for report.md, comment.md, PNGs")
+    report.add_argument("--root", type=Path, default=Path("."), help="repository root (the workspace)")
+    report.add_argument("--level", type=float, default=0.05, help="drift tests' overall false-alarm level")
+    report.add_argument("--permutations", type=int, default=1000, help="MMD permutation test's permutations")
+    report.set_defaults(run=cmd_report)
     return parser
 
 

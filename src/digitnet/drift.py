@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
-from scipy import stats
+
+if TYPE_CHECKING:  # torch and scipy load on first use: `digitnet report` without a data change never needs them
+    import torch
 
 DEFAULT_LEVEL = 0.05
 DEFAULT_PERMUTATIONS = 1000
@@ -62,12 +64,16 @@ def holm_adjust(p_values: Sequence[float]) -> np.ndarray:
 
 def ks_per_feature(base: np.ndarray, pr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two-sample Kolmogorov-Smirnov statistic and raw p-value for each column."""
+    from scipy import stats
+
     result = stats.ks_2samp(base, pr, axis=0, method="asymp")
     return np.atleast_1d(result.statistic), np.atleast_1d(result.pvalue)
 
 
 def label_chi_squared(base_labels: Sequence, pr_labels: Sequence) -> tuple[float, float]:
     """Chi-squared test of homogeneity on the label counts (labels seen in neither sample are left out)."""
+    from scipy import stats
+
     classes = sorted(set(base_labels) | set(pr_labels))
     counts = np.array(
         [[np.sum(np.asarray(labels) == label) for label in classes] for labels in (base_labels, pr_labels)],
@@ -85,6 +91,8 @@ def gaussian_kernel(pooled: np.ndarray, seed: int = 0, bandwidth_sample: int = B
     The median is taken over a random subset of rows drawn without regard to which sample a row came from, so
     the kernel stays the same under any relabelling of the rows (what the permutation test needs) and is cheap.
     """
+    import torch
+
     points = torch.as_tensor(pooled, dtype=torch.float64)
     squared = torch.cdist(points, points).pow_(2)
     generator = torch.Generator().manual_seed(seed)
@@ -103,6 +111,8 @@ def mmd_permutation_pvalue(
     Each permutation is a sign vector s (1/n_x on one side, -1/n_y on the other) and its statistic is sᵀKs,
     so a chunk of permutations is scored by one matrix product instead of a loop.
     """
+    import torch
+
     n = kernel.shape[0]
 
     def weights(in_x: torch.Tensor) -> torch.Tensor:
