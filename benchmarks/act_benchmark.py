@@ -4,12 +4,13 @@ Printed, not asserted. Targets on the 2-core reference machine: warm <= 60 s and
 Runs on a copy of the working tree (tracked and new files), like tests/workflows/test_act.py, with the same quick
 code job (one test module, coverage gate off) unless --full-tests is given.
 
-    python benchmarks/act_benchmark.py [--full-tests] [--keep DIR]
+    python benchmarks/act_benchmark.py [--full-tests] [--head] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,20 +26,26 @@ WARM_TARGET_SECONDS = 60.0
 WARM_TARGET_RATIO = 0.3
 
 
-def copy_working_tree(destination: Path) -> Path:
-    """Tracked and new (not ignored) files into a one-commit repository, so act sees a clean checkout."""
-    names = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split("\0")
+def copy_working_tree(destination: Path, committed_only: bool = False) -> Path:
+    """Tracked and new (not ignored) files, or only the last commit, into a one-commit repository."""
+    destination.mkdir(parents=True)
+    if committed_only:
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO_ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
+        names = []
+    else:
+        names = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split("\0")
     for name in filter(None, names):
         source = REPO_ROOT / name
         if source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            (destination / name).write_bytes(source.read_bytes())
+            shutil.copy2(source, destination / name)
     identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "-c", "commit.gpgsign=false"]
     for args in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "--message=benchmark copy"]):
         subprocess.run(["git", *identity, *args], cwd=destination, check=True, capture_output=True)
@@ -54,12 +61,13 @@ def describe(label: str, run: ActRun) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full-tests", action="store_true", help="the code job runs the whole test suite")
+    parser.add_argument("--head", action="store_true", help="benchmark the last commit, not the working tree")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     args = parser.parse_args(argv)
     env = {} if args.full_tests else QUICK_CODE_JOB
     with tempfile.TemporaryDirectory(prefix="act-benchmark-") as temporary:
         base = args.keep or Path(temporary)
-        repo = copy_working_tree(base / "repo")
+        repo = copy_working_tree(base / "repo", committed_only=args.head)
         settings = ActSettings(repo, base / "work", env=env)
         cold = run_act(settings, keep_cache=False)
         warm = run_act(settings)

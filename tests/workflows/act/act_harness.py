@@ -140,7 +140,7 @@ def act_command(settings: ActSettings) -> list[str]:
         "--directory",
         str(settings.repo_root.resolve()),
         "--workflows",
-        settings.workflow,
+        str(settings.repo_root.resolve() / settings.workflow),
         "--eventpath",
         str(EVENTS / f"{settings.event}.json"),
         "--platform",
@@ -224,7 +224,13 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
     started = time.perf_counter()
     lines = []
     with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=clean_environment()
+        # cwd: the work dir, so a .actrc in the caller's folder cannot add flags to the ones built here
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_environment(),
+        cwd=settings.work_dir,
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
