@@ -79,6 +79,11 @@ def _cell(value) -> str:
     return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
 
 
+def _code(value) -> str:
+    """Inline code for a name from a file: backticks inside would end the code span, so they become quotes."""
+    return "`" + _cell(value).replace("`", "'") + "`"
+
+
 def _lower_is_better(name: str) -> bool:
     return any(word in name.lower() for word in ("loss", "error"))
 
@@ -135,12 +140,12 @@ def _headline(inputs: ReportInputs) -> list[str]:
     base = headline_values(inputs.base_metrics, inputs.base_train_metrics) if inputs.base_name else {}
     names = list(pr) + [name for name in base if name not in pr]
     if not inputs.base_name:
-        rows = [[f"`{_cell(n)}`", _number(pr.get(n))] for n in names]
+        rows = [[_code(n), _number(pr.get(n))] for n in names]
         return ["### Headline metrics", "", *_table(["metric", "this PR"], rows, "lr")]
     rows = []
     for name in names:
         delta, marker = _delta_and_marker(name, pr.get(name), base.get(name))
-        rows.append([f"`{_cell(name)}`", _number(pr.get(name)), _number(base.get(name)), delta, marker])
+        rows.append([_code(name), _number(pr.get(name)), _number(base.get(name)), delta, marker])
     return [
         "### Headline metrics",
         "",
@@ -160,7 +165,7 @@ def _params(inputs: ReportInputs) -> list[str]:
     changed = sorted(k for k in set(pr) | set(base) if pr.get(k, _MISSING) != base.get(k, _MISSING))
     if not changed:
         return lines + ["No params changed."]
-    rows = [[f"`{_cell(k)}`", _cell(pr.get(k, "—")), _cell(base.get(k, "—"))] for k in changed]
+    rows = [[_code(k), _cell(pr.get(k, "—")), _cell(base.get(k, "—"))] for k in changed]
     return lines + _table(["param", "this PR", "base"], rows, "lll")
 
 
@@ -188,7 +193,7 @@ def _per_class(inputs: ReportInputs) -> list[str]:
     rows = []
     for label in sorted(pr, key=order):
         scores = pr[label]
-        row = [f"`{_cell(label)}`", _number(scores.get("f1"))]
+        row = [_code(label), _number(scores.get("f1"))]
         if base:
             base_f1 = base.get(label, {}).get("f1")
             row += [_number(base_f1), *_delta_and_marker("f1", scores.get("f1"), base_f1)]
@@ -207,7 +212,7 @@ def _slices(inputs: ReportInputs) -> list[str]:
     rows = []
     for name in sorted(pr):
         scores = pr[name]
-        row = [f"`{_cell(name)}`", _number(scores.get("accuracy"))]
+        row = [_code(name), _number(scores.get("accuracy"))]
         if inputs.base_name:
             base_accuracy = base.get(name, {}).get("accuracy")
             row += [_number(base_accuracy), *_delta_and_marker("accuracy", scores.get("accuracy"), base_accuracy)]
@@ -237,7 +242,7 @@ def _validation(inputs: ReportInputs) -> list[str]:
     lines.append(f"❌ {evaluated} expectations run on {rows} rows, **{failed} failed**:")
     lines.append("")
     table_rows = [
-        [f"`{_cell(f.get('expectation'))}`", _cell(f.get("column") or "—"), _cell(f.get("observed", ""))]
+        [_code(f.get("expectation")), _cell(f.get("column") or "—"), _cell(f.get("observed", ""))]
         for f in summary.get("failed_expectations", [])
     ]
     return lines + _table(["expectation", "column", "observed"], table_rows, "lll")
@@ -251,7 +256,7 @@ def _run(inputs: ReportInputs) -> list[str]:
     else:
         processes = run.get("processes", 1)
         text = (
-            f"Trained on `{_cell(run.get('device'))}` ({_cell(run.get('precision'))}, "
+            f"Trained on {_code(run.get('device'))} ({_cell(run.get('precision'))}, "
             f"{processes} process{'es' if processes != 1 else ''}): {run.get('epochs')} epochs "
             f"in {float(run.get('wall_seconds', 0)):.1f} s."
         )
@@ -288,7 +293,7 @@ def _data(inputs: ReportInputs) -> list[str]:
 
     rows = [
         [
-            f"`{_cell(label)}`",
+            _code(label),
             share(data.base_label_counts, data.base_rows, label),
             share(data.pr_label_counts, data.pr_rows, label),
         ]
@@ -312,7 +317,7 @@ def _data(inputs: ReportInputs) -> list[str]:
     lines += _table(["test", "statistic", "p-value", "threshold", "result", "detail"], test_rows, "lrrrll")
     lines += ["", decision_rule(drift.level)]
     if drift.drifted_features:
-        listed = ", ".join(f"`{_cell(f)}`" for f in drift.drifted_features[:FEATURES_LISTED])
+        listed = ", ".join(_code(f) for f in drift.drifted_features[:FEATURES_LISTED])
         more = len(drift.drifted_features) - FEATURES_LISTED
         lines += ["", f"Features whose KS test rejects: {listed}" + (f" and {more} more." if more > 0 else ".")]
     return lines
@@ -359,7 +364,7 @@ def _verdict(inputs: ReportInputs) -> str:
 def render_markdown(inputs: ReportInputs, image_note: str | None = None) -> str:
     """The report as GitHub-flavoured markdown. With `image_note`, that text stands in for the image links."""
     against = (
-        f"Compared with the base `{_cell(inputs.base_name)}`."
+        f"Compared with the base {_code(inputs.base_name)}."
         if inputs.base_name
         else ("_No base to compare with: this branch's results only._")
     )
