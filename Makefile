@@ -64,6 +64,13 @@ format: $(INSTALLED) ## Format the code (isort, black)
 	$(BIN)/isort src tests scripts benchmarks
 	$(BIN)/black src tests scripts benchmarks
 
+# The PR report: the workspace's metrics, params, validation and data against BASE_REF's committed ones.
+BASE_REF ?= main
+REPORT_DIR ?= report
+.PHONY: report
+report: data ## Build the PR report (report/report.md + PNGs) against BASE_REF (default main)
+	$(BIN)/digitnet report --base-ref "$(BASE_REF)" --out "$(REPORT_DIR)"
+
 benchmark: $(INSTALLED) ## Print pipeline, training and validation timings
 	$(BIN)/python benchmarks/run_benchmarks.py
 
