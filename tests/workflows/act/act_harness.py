@@ -204,13 +204,11 @@ def clean_environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if not LEAKY_ENV.search(name)}
 
 
-def venv_fingerprint(venv: Path | None) -> tuple:
-    """The prebuilt venv's install stamp and editable-install pointers: a local run must leave them as they were."""
+def venv_fingerprint(venv: Path | None) -> tuple[str, ...]:
+    """The prebuilt venv's editable-install pointers: a reinstall from act's throwaway copy would repoint them."""
     if venv is None:
         return ()
-    pointers = sorted(venv.glob("lib/python*/site-packages/__editable__*.pth"))
-    stamp = venv / ".installed"
-    return (stamp.stat().st_mtime if stamp.exists() else None, *(p.read_text() for p in pointers))
+    return tuple(path.read_text() for path in sorted(venv.glob("lib/python*/site-packages/__editable__*.pth")))
 
 
 def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) -> ActRun:
