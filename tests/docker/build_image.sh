@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Build the project's image with podman on a machine without Docker Hub or a Docker engine (CI, the test suite).
+# What differs from `docker build .` on GitHub, and why:
+#   - the base is a Debian bookworm root filesystem made by mmdebstrap (Docker Hub is unreachable here), passed as
+#     BASE_IMAGE; it is built once and kept in podman's store;
+#   - every wheel comes from a local wheelhouse (the `wheels` build context, PIP_NO_INDEX=1), filled by the
+#     project's pip from its cache, with the CPU build of torch: nothing is downloaded inside the build.
+# The Dockerfile is the same one GitHub builds.
+# Usage: tests/docker/build_image.sh [IMAGE_TAG]        (default localhost/digitnet:test)
+# Needs: podman, mmdebstrap (apt-get install podman buildah runc mmdebstrap uidmap), the project's venv ($VENV).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
+tag="${1:-localhost/digitnet:test}"
+venv="${VENV:-$repo_root/.venv}"
+base_tag="${BASE_TAG:-localhost/digitnet-base:bookworm}"
+torch_spec="${TORCH_SPEC:-torch==2.13.0+cpu}"
+cache_dir="${IMAGE_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/digitnet-image}"
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo_root/tests/docker/containers.conf}"
+
+for tool in podman mmdebstrap; do
+    command -v "$tool" >/dev/null || { echo "error: $tool not found: apt-get install podman buildah runc mmdebstrap uidmap" >&2; exit 2; }
+done
+
+mkdir -p "$cache_dir"
+started=$SECONDS
+
+if ! podman image exists "$base_tag"; then
+    echo "== base image $base_tag (mmdebstrap bookworm)"
+    mmdebstrap --quiet --variant=minbase \
+        --include=python3,python3-venv,ca-certificates,make,git,passwd \
+        --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+        --dpkgopt='path-exclude=/usr/share/locale/*' \
+        bookworm "$cache_dir/base.tar"
+    podman import --quiet "$cache_dir/base.tar" "$base_tag" >/dev/null
+    rm -f "$cache_dir/base.tar"
+    echo "   base: $((SECONDS - started)) s"
+fi
+
+echo "== wheelhouse"
+wheel_started=$SECONDS
+wheels="$cache_dir/wheels"
+rm -rf "$wheels"
+# setuptools: the build backend pip needs (offline) to build the package from /src inside the image.
+"$venv/bin/python" -m pip wheel --quiet --disable-pip-version-check -c "$repo_root/requirements.txt" \
+    -w "$wheels" "$torch_spec" "setuptools>=77" "$repo_root[dev]"
+rm -f "$wheels"/digitnet-*.whl
+echo "   wheelhouse: $((SECONDS - wheel_started)) s, $(find "$wheels" -name '*.whl' | wc -l) wheels"
+
+echo "== podman build $tag"
+build_started=$SECONDS
+podman build --isolation chroot --network host \
+    --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+    --build-arg BASE_IMAGE="$base_tag" \
+    --build-arg TORCH_SPEC="$torch_spec" \
+    --build-arg PIP_NO_INDEX=1 \
+    --build-context wheels="$wheels" \
+    --layers=false \
+    -t "$tag" "$repo_root"
+echo "   build: $((SECONDS - build_started)) s; total $((SECONDS - started)) s"
