@@ -40,6 +40,7 @@ COMMENT_MD = "comment.md"
 TITLE = "## digitnet report"
 SAME = 5e-5  # a change that rounds to 0.0000 at the four decimals shown counts as no change
 FEATURES_LISTED = 12
+_MISSING = object()  # a param absent on one side (None is a valid YAML value)
 
 
 @dataclass(frozen=True)
@@ -167,9 +168,6 @@ def _params(inputs: ReportInputs) -> list[str]:
         return lines + ["No params changed."]
     rows = [[_code(k), _cell(pr.get(k, "—")), _cell(base.get(k, "—"))] for k in changed]
     return lines + _table(["param", "this PR", "base"], rows, "lll")
-
-
-_MISSING = object()
 
 
 def _per_class(inputs: ReportInputs) -> list[str]:
