@@ -1,5 +1,8 @@
 """Wall time of the pull-request workflow under act: cold (empty caches) and warm (nothing changed: no training).
 
+Cold: empty DVC cache and empty pre-commit environments (pre-commit builds its hooks from PyPI). Warm: a second run
+of the same tree, both caches filled.
+
 Printed, not asserted. Targets on the 2-core reference machine: warm <= 60 s and <= 0.3 x cold.
 Runs on a copy of the working tree (tracked and new files), like tests/workflows/test_act.py, with the same quick
 code job (one test module, coverage gate off) unless --full-tests is given.
@@ -68,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="act-benchmark-") as temporary:
         base = args.keep or Path(temporary)
         repo = copy_working_tree(base / "repo", committed_only=args.head)
-        settings = ActSettings(repo, base / "work", env=env)
+        # Cold means every cache a workflow restores is empty: the DVC cache and the pre-commit environments
+        # (on GitHub both come from actions/cache; here pre-commit gets a home of its own, empty for the cold run).
+        pre_commit_home = base / "pre-commit"
+        shutil.rmtree(pre_commit_home, ignore_errors=True)
+        settings = ActSettings(repo, base / "work", env={**env, "PRE_COMMIT_HOME": str(pre_commit_home)})
         cold = run_act(settings, keep_cache=False)
         warm = run_act(settings)
     print("PR workflow under act (-P ubuntu-latest=-self-hosted, prebuilt venv)")
