@@ -89,3 +89,17 @@ ACT_ARGS ?=
 .PHONY: act
 act: $(INSTALLED) ## Run the pull-request workflow locally with act (offline stand-ins; nothing is posted)
 	$(BIN)/python tests/workflows/act/act_harness.py --platform=$(ACT_PLATFORM) --venv $(abspath $(VENV)) $(ACT_ARGS)
+
+IMAGE ?= digitnet:local
+.PHONY: image
+image: ## Build the container image (docker build; where no Docker engine runs: podman, offline)
+	@if command -v docker >/dev/null && docker info >/dev/null 2>&1; then \
+		docker build -t $(IMAGE) . ; \
+	else \
+		VENV=$(abspath $(VENV)) tests/docker/build_image.sh localhost/$(IMAGE) ; \
+	fi
+
+.PHONY: rename
+rename: ## Rename the package everywhere: make rename NAME=my_project
+	@test -n "$(NAME)" || { echo "usage: make rename NAME=my_project" >&2; exit 2; }
+	$(PYTHON) scripts/rename_package.py "$(NAME)"
