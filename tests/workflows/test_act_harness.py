@@ -26,18 +26,32 @@ def pinned_repos() -> set[str]:
     return {m[1] for m in re.finditer(r"uses:\s*([\w.-]+/[\w.-]+)(?:/[^@\s]*)?@[0-9a-f]{40}", text)}
 
 
-def test_discovery_finds_every_remote_action_and_its_stand_in() -> None:
-    found = find_remote_actions(REPO_ROOT)
-    assert {action.repo for action in found} == pinned_repos()
-    for action in found:
+def test_discovery_finds_every_remote_action_of_the_repository() -> None:
+    assert {action.repo for action in find_remote_actions(REPO_ROOT)} == pinned_repos()
+
+
+def test_every_remote_action_the_pr_workflow_reaches_has_a_stand_in() -> None:
+    reached = find_remote_actions(REPO_ROOT, ".github/workflows/ci.yml")
+    assert {"actions/checkout", "actions/setup-python", "actions/cache"} <= {action.repo for action in reached}
+    for action in reached:
         assert (action.stand_in / "action.yml").is_file(), action
+
+
+def test_an_action_the_run_cannot_reach_needs_no_stand_in(tmp_path: Path) -> None:
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text("jobs:\n  a:\n    uses: ./.github/workflows/called.yml\n", encoding="utf-8")
+    (workflows / "called.yml").write_text(f"steps:\n  - uses: actions/checkout@{SHA} # v5.1.0\n", encoding="utf-8")
+    (workflows / "other.yml").write_text(f"steps:\n  - uses: someone/tool@{SHA} # v1.0.0\n", encoding="utf-8")
+    flags = local_repository_flags(tmp_path, ".github/workflows/ci.yml")
+    assert flags == ["--local-repository", f"actions/checkout@{SHA}={STAND_INS / 'actions__checkout'}"]
 
 
 def test_each_stand_in_has_an_action_and_says_what_it_does_not_do() -> None:
     for folder in sorted(path for path in STAND_INS.iterdir() if path.is_dir()):
         assert (folder / "action.yml").is_file(), folder
         readme = (folder / "README.md").read_text(encoding="utf-8")
-        assert " NOT " in readme, f"{folder.name}/README.md does not say what the stand-in does NOT do"
+        assert re.search(r"\bNOT\b", readme), f"{folder.name}/README.md does not say what the stand-in does NOT do"
 
 
 def test_a_remote_action_without_stand_in_stops_with_the_folder_to_add(tmp_path: Path) -> None:
@@ -45,7 +59,7 @@ def test_a_remote_action_without_stand_in_stops_with_the_folder_to_add(tmp_path:
     workflow.parent.mkdir(parents=True)
     workflow.write_text(f"jobs:\n  a:\n    steps:\n      - uses: someone/tool/sub@{SHA} # v1.0.0\n", encoding="utf-8")
     with pytest.raises(MissingStandIn) as error:
-        local_repository_flags(tmp_path)
+        local_repository_flags(tmp_path, ".github/workflows/x.yml")
     assert str(error.value) == (
         f"no act stand-in for someone/tool@{SHA} (used in .github/workflows/x.yml): "
         "add tests/workflows/act/stand-ins/someone__tool/action.yml and a README.md saying what it does not do"
@@ -67,7 +81,7 @@ def test_the_command_runs_offline_on_loopback_with_an_empty_token(tmp_path: Path
     assert "--artifact-server-addr 127.0.0.1" in joined and "--cache-server-addr 127.0.0.1" in joined
     assert f"--artifact-server-path {tmp_path.resolve()}/artifacts" in joined
     assert "--env VENV=/opt/venv" in joined
-    assert joined.count("--local-repository") == len(find_remote_actions(REPO_ROOT))
+    assert joined.count("--local-repository") == len(find_remote_actions(REPO_ROOT, ".github/workflows/ci.yml"))
 
 
 def test_container_mode_mounts_the_work_dir_and_passes_no_host_venv(tmp_path: Path) -> None:

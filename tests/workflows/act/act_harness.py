@@ -4,8 +4,9 @@ Used by `make act`, by tests/workflows/test_act.py and by benchmarks/act_benchma
 way. Run `python tests/workflows/act/act_harness.py --help` for the options.
 
 What it sets up (see README, "Run the workflows locally with act"):
-- every `uses: owner/repo[/path]@ref` in .github/ is found and mapped with `--local-repository` to
-  stand-ins/<owner>__<repo>/; a remote action without a stand-in stops the run with a message naming the folder to add;
+- every `uses: owner/repo[/path]@ref` the run can reach (the workflow, the local reusable workflows and actions it
+  calls) is found and mapped with `--local-repository` to stand-ins/<owner>__<repo>/; a remote action without a
+  stand-in stops the run with a message naming the folder to add;
 - an empty GITHUB_TOKEN (nothing is ever posted from a local run) and no GitHub variables from the calling shell;
 - the artifact server on 127.0.0.1, storing into <work dir>/artifacts (the upload/download stand-ins use it too);
 - the DVC-cache stand-in's store in <work dir>/cache (kept between runs: the second run of an unchanged tree skips
@@ -67,10 +68,28 @@ def workflow_files(repo_root: Path) -> list[Path]:
     return sorted(files)
 
 
-def find_remote_actions(repo_root: Path = REPO_ROOT) -> list[RemoteAction]:
-    """The remote actions the repository's workflows and actions use, one entry per repo@ref."""
+def reachable_files(repo_root: Path, workflow: str) -> list[Path]:
+    """`workflow` and every local reusable workflow and local action it calls, directly or not."""
+    seen: list[Path] = []
+    pending = [repo_root / workflow]
+    while pending:
+        path = pending.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.append(path)
+        for match in USES.finditer(path.read_text(encoding="utf-8")):
+            if match["ref"].startswith("./"):
+                target = repo_root / match["ref"]
+                pending.append(target if target.suffix in (".yml", ".yaml") else target / "action.yml")
+    return sorted(seen)
+
+
+def find_remote_actions(repo_root: Path = REPO_ROOT, workflow: str | None = None) -> list[RemoteAction]:
+    """The remote actions used by `workflow` and what it calls (every file under .github/ when None),
+    one entry per repo@ref."""
+    files = workflow_files(repo_root) if workflow is None else reachable_files(repo_root, workflow)
     users: dict[tuple[str, str], list[str]] = {}
-    for path in workflow_files(repo_root):
+    for path in files:
         for match in USES.finditer(path.read_text(encoding="utf-8")):
             remote = REMOTE.match(match["ref"])
             if remote is None or match["ref"].startswith(("./", "docker://")):
@@ -82,10 +101,11 @@ def find_remote_actions(repo_root: Path = REPO_ROOT) -> list[RemoteAction]:
     return [RemoteAction(repo, ref, tuple(sorted(set(files)))) for (repo, ref), files in sorted(users.items())]
 
 
-def local_repository_flags(repo_root: Path = REPO_ROOT) -> list[str]:
-    """`--local-repository owner/repo@ref=stand-in` for each remote action; a missing stand-in is an error."""
+def local_repository_flags(repo_root: Path = REPO_ROOT, workflow: str = DEFAULT_WORKFLOW) -> list[str]:
+    """`--local-repository owner/repo@ref=stand-in` for each remote action the run of `workflow` can reach;
+    a missing stand-in is an error."""
     flags = []
-    for action in find_remote_actions(repo_root):
+    for action in find_remote_actions(repo_root, workflow):
         if not (action.stand_in / "action.yml").is_file():
             raise MissingStandIn(
                 f"no act stand-in for {action.repo}@{action.ref} (used in {', '.join(action.used_in)}): "
@@ -156,7 +176,7 @@ def act_command(settings: ActSettings) -> list[str]:
         str(work / "act"),
         "--secret",
         "GITHUB_TOKEN=",
-        *local_repository_flags(settings.repo_root),
+        *local_repository_flags(settings.repo_root, settings.workflow),
     ]
     if not settings.host_mode:
         command += ["--pull=false", "--container-options", f"-v {work}:{work}"]
