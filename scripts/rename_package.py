@@ -90,13 +90,24 @@ def tracked_files(root: Path) -> list[str]:
     ]
 
 
-def rewrite(path: Path, pattern: re.Pattern[str], new: str) -> bool:
+def replace_name(text: str, old: str, new: str) -> str:
+    """Replace `old` as a whole word; inside a kebab-case compound (`old-report`) use `new` with dashes.
+
+    Compounds such as a comment watermark or an image name allow only letters, digits and dashes; a dash followed
+    by a digit or a glob (`old-0.1.0.whl`, `old-*.whl`) is a wheel's name-version separator and keeps `new` as is.
+    """
+    kebab = new.replace("_", "-")
+    text = re.sub(rf"(?<=[A-Za-z0-9]-)\b{re.escape(old)}\b|\b{re.escape(old)}\b(?=-[A-Za-z])", kebab, text)
+    return re.sub(rf"\b{re.escape(old)}\b", new, text)
+
+
+def rewrite(path: Path, old: str, new: str) -> bool:
     """Replace the old name in one text file; binary and non-UTF-8 files are left alone."""
     try:
         text = path.read_text(encoding="utf-8")
     except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
         return False
-    replaced = pattern.sub(new, text)
+    replaced = replace_name(text, old, new)
     if replaced == text:
         return False
     path.write_text(replaced, encoding="utf-8")
@@ -121,9 +132,8 @@ def rename_package(root: Path, new: str) -> RenameResult:
     old = current_package(root)
     check_new_name(new, old, root)
     moved = move_package(root, old, new)
-    pattern = re.compile(rf"\b{re.escape(old)}\b")
     rewritten = tuple(
-        name for name in tracked_files(root) if not SKIPPED.search(name) and rewrite(root / name, pattern, new)
+        name for name in tracked_files(root) if not SKIPPED.search(name) and rewrite(root / name, old, new)
     )
     return RenameResult(old, new, moved, rewritten)
 

@@ -114,3 +114,18 @@ def test_a_repository_name_without_letters_or_digits_is_refused():
         rename_package.RenameError, match=r"^cannot make a package name from repository name 'acme/---'$"
     ):
         rename_package.name_from_repository("acme/---")
+
+
+@pytest.mark.parametrize(
+    ("text", "renamed"),
+    [
+        ("from oldpkg.cli import main", "from new_pkg.cli import main"),
+        ("WATERMARK_TITLE: oldpkg-report", "WATERMARK_TITLE: new-pkg-report"),  # kebab-case compound: dashes only
+        ("localhost/oldpkg-base:bookworm", "localhost/new-pkg-base:bookworm"),
+        ('rm -f "$wheels"/oldpkg-*.whl', 'rm -f "$wheels"/new_pkg-*.whl'),  # a wheel's name-version separator
+        ("oldpkg-0.1.0-py3-none-any.whl", "new_pkg-0.1.0-py3-none-any.whl"),
+        ("def _oldpkg(): oldpkg_extra", "def _oldpkg(): oldpkg_extra"),  # other identifiers stay
+    ],
+)
+def test_the_name_is_replaced_as_a_word_with_dashes_inside_kebab_case(text, renamed):
+    assert rename_package.replace_name(text, "oldpkg", "new_pkg") == renamed
