@@ -1,0 +1,114 @@
+"""A new user's first hour: "Use this template", rename the package, then `make test` and `make repro` pass.
+
+The repository's files (git ls-files, plus the DVC store) are copied into a new repository with one commit, as
+"Use this template" makes it. Rather than a fresh multi-minute install, the copy gets a small venv that sees this
+environment's packages (a .pth line) and installs only the renamed package into itself (editable, no deps).
+The copy's `make test` runs the tests not marked slow, so it never starts this test (or the other end-to-end ones).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+OLD_NAME = "digitnet"
+NEW_NAME = "acme_digits"
+
+pytestmark = pytest.mark.slow
+
+
+def _run(command: list[str], cwd: Path, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def _copy_as_from_template(destination: Path) -> Path:
+    listed = _run(["git", "ls-files", "-z"], REPO_ROOT).stdout.split("\0")
+    for name in filter(None, listed):
+        if (REPO_ROOT / name).is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, destination / name)
+    shutil.copytree(REPO_ROOT / "dvc-store", destination / "dvc-store", dirs_exist_ok=True)
+    _commit(destination, "Initial commit", init=True)
+    return destination
+
+
+def _commit(root: Path, message: str, init: bool = False) -> None:
+    git = ["git", "-c", "user.name=New User", "-c", "user.email=new.user@example.com"]
+    commands = ([["init", "-q", "-b", "main"]] if init else []) + [["add", "-A"], ["commit", "-q", "-m", message]]
+    for command in commands:
+        done = _run(git + command, root)
+        assert done.returncode == 0, done.stderr
+
+
+def _venv_on_top_of_this_one(venv: Path, project: Path) -> Path:
+    """A venv that sees this environment's packages and holds only the renamed package, installed editable."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    child_site = Path(
+        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], venv).stdout.strip()
+    )
+    (child_site / "_parent_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    parent_bin = Path(sys.executable).parent
+    for tool in parent_bin.iterdir():
+        target = venv / "bin" / tool.name
+        if target.exists() or not tool.is_file() or tool.name.startswith(("python", "activate", "Activate")):
+            continue
+        head = tool.read_bytes()[:200]
+        if head.startswith(b"#!") and b"python" in head.split(b"\n", 1)[0]:
+            body = tool.read_text().split("\n", 1)[1]  # a console script: run it with the new venv's python
+            target.write_text(f"#!{python}\n{body}")
+            target.chmod(0o755)
+        else:
+            target.symlink_to(tool)  # a binary (actionlint, shellcheck, hadolint, ...)
+    installed = _run(
+        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", str(project)],
+        project,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    (venv / ".installed").touch()  # the Makefile's stamp: this environment is ready, `make install` is a no-op
+    return venv
+
+
+@pytest.fixture(scope="module")
+def renamed_project(tmp_path_factory) -> tuple[Path, dict]:
+    project = _copy_as_from_template(tmp_path_factory.mktemp("new-user") / "acme-digits")
+    renamed = _run(["make", "rename", f"NAME={NEW_NAME}"], project)
+    assert renamed.returncode == 0, renamed.stdout + renamed.stderr
+    _commit(project, f"Rename the package to {NEW_NAME}")
+    venv = _venv_on_top_of_this_one(tmp_path_factory.mktemp("venv") / "venv", project)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COV_", "MAKE"))}
+    env.update(VENV=str(venv), CI="true")
+    return project, env
+
+
+def test_rename_leaves_no_trace_of_the_old_name(renamed_project):
+    project, _ = renamed_project
+    assert (project / "src" / NEW_NAME / "cli.py").is_file()
+    assert not (project / "src" / OLD_NAME).exists()
+    leftovers = _run(["git", "grep", "-n", "-w", OLD_NAME, "--", ".", ":!LICENSE"], project)
+    assert leftovers.stdout == ""
+
+
+def test_make_test_passes_in_the_renamed_copy(renamed_project):
+    project, env = renamed_project
+    result = _run(["make", "test", 'PYTEST_ARGS=-m "not slow" -p no:cacheprovider'], project, env)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert f"--cov={NEW_NAME}" in result.stdout
+    assert "Required test coverage of" in result.stdout and "reached" in result.stdout
+
+
+def test_make_repro_passes_in_the_renamed_copy_with_the_same_metrics(renamed_project):
+    project, env = renamed_project
+    result = _run(["make", "repro"], project, env)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Running stage 'train'" in result.stdout  # the code files changed (imports), so the model is retrained
+    assert f"{NEW_NAME} train" in result.stdout
+    committed = (REPO_ROOT / "dvclive" / "evaluate" / "metrics.json").read_bytes()
+    assert (project / "dvclive" / "evaluate" / "metrics.json").read_bytes() == committed
+    again = _run(["make", "repro"], project, env)
+    assert "Running stage" not in again.stdout and again.returncode == 0
