@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from act_harness import (
     find_remote_actions,
     local_repository_flags,
 )
-from helpers import GITHUB_DIR, REPO_ROOT
+from helpers import GITHUB_DIR, REPO_ROOT, tool
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -101,3 +102,14 @@ def test_tokens_and_runner_variables_of_the_calling_shell_never_reach_act(monkey
         name for name in ("GITHUB_TOKEN", "GH_TOKEN", "GITHUB_ACTIONS", "RUNNER_TEMP", "ACT", "CI") if name in env
     ] == []
     assert "MAKEFLAGS" not in env and env["HOME_IS_KEPT"] == "yes"
+
+
+def test_every_stand_in_is_a_valid_action_definition() -> None:
+    definitions = sorted(str(path) for path in STAND_INS.rglob("action.yml"))
+    result = subprocess.run(
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.github-actions", *definitions],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
