@@ -86,7 +86,9 @@ def create_project(root: Path) -> None:
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # they flood CI logs
     context.variables.analytics_enabled = False
-    context.variables.data_docs_sites["local_site"]["show_how_to_buttons"] = False
+    sites = context.variables.data_docs_sites
+    sites["local_site"]["show_how_to_buttons"] = False  # the buttons link to GX's hosted docs
+    context.variables.data_docs_sites = sites
     context.variables.save()
     data_source = context.data_sources.add_pandas(DATA_SOURCE_NAME)
     asset = data_source.add_dataframe_asset(ASSET_NAME)
