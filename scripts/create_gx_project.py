@@ -11,21 +11,13 @@ import argparse
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+from digitnet.data import COLUMNS, ID_COLUMN, LABEL_COLUMN, NUM_CLASSES, PIXEL_COLUMNS, PIXEL_MAX
+from digitnet.validate import ASSET_NAME, BATCH_DEFINITION_NAME, CHECKPOINT_NAME, DATA_SOURCE_NAME, SUITE_NAME
 
-import great_expectations as gx  # noqa: E402
-from great_expectations import expectations as gxe  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
-
-from digitnet.data import COLUMNS, ID_COLUMN, LABEL_COLUMN, NUM_CLASSES, PIXEL_COLUMNS, PIXEL_MAX  # noqa: E402
-from digitnet.validate import (  # noqa: E402
-    ASSET_NAME,
-    BATCH_DEFINITION_NAME,
-    CHECKPOINT_NAME,
-    DATA_SOURCE_NAME,
-    SUITE_NAME,
-)
+if TYPE_CHECKING:
+    from great_expectations import expectations as gxe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INTEGER_TYPES = ["int8", "int16", "int32", "int64", "Int64"]
@@ -35,6 +27,8 @@ MIN_CLASS_SHARE, MAX_CLASS_SHARE = 0.07, 0.13
 
 def build_expectations() -> list[gxe.Expectation]:
     """The checks the raw data must pass before any training. Each has a description that reads as the rule."""
+    from great_expectations import expectations as gxe  # imported late: it takes seconds
+
     checks: list[gxe.Expectation] = [
         gxe.ExpectTableColumnsToMatchOrderedList(
             column_list=COLUMNS, description="columns are exactly id, pixel_0_0 … pixel_7_7, label, in order"
@@ -83,6 +77,10 @@ def build_expectations() -> list[gxe.Expectation]:
 
 def create_project(root: Path) -> None:
     """Write a fresh GX file-mode project to root/gx."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)  # they flood CI logs
     context.variables.analytics_enabled = False
@@ -93,9 +91,7 @@ def create_project(root: Path) -> None:
     data_source = context.data_sources.add_pandas(DATA_SOURCE_NAME)
     asset = data_source.add_dataframe_asset(ASSET_NAME)
     batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
-    suite = context.suites.add(gx.ExpectationSuite(name=SUITE_NAME))
-    for expectation in build_expectations():
-        suite.add_expectation(expectation)
+    suite = context.suites.add(gx.ExpectationSuite(name=SUITE_NAME, expectations=build_expectations()))
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=SUITE_NAME, data=batch_definition, suite=suite)
     )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from itertools import zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -88,21 +89,12 @@ def _cut(cell: str) -> str:
     return cell if len(cell) <= MAX_CELL_WIDTH else cell[: MAX_CELL_WIDTH - 1] + "…"
 
 
-def _exception_message(exception_info: dict[str, Any]) -> str | None:
-    """The first error message in GX's exception info, which is flat or keyed by metric (values as JSON text)."""
-    if str(exception_info.get("raised_exception")) == "True":
+def _exception_message(exception_info: Mapping[str, Any]) -> str | None:
+    """The first error message in GX's exception info, which is flat or keyed by metric."""
+    if str(exception_info.get("raised_exception")) == "True":  # a bool, or its text once serialised
         return str(exception_info.get("exception_message") or "unknown error")
-    for value in exception_info.values():
-        if isinstance(value, str) and value.lstrip().startswith("{"):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                continue
-        if isinstance(value, dict):
-            message = _exception_message(value) or value.get("exception_message")
-            if message and message != "None":
-                return str(message)
-    return None
+    nested = (_exception_message(value) for value in exception_info.values() if isinstance(value, Mapping))
+    return next((message for message in nested if message), None)
 
 
 def _column_list_difference(expected: list[str], actual: list[str]) -> str:
@@ -114,8 +106,10 @@ def _column_list_difference(expected: list[str], actual: list[str]) -> str:
             f"unexpected: {', '.join(extra)}" if extra else "",
         ]
         return "; ".join(part for part in parts if part)
-    position = next(i for i, (want, got) in enumerate(zip(expected, actual)) if want != got)
-    return f"order differs at position {position}: {actual[position]} where {expected[position]} belongs"
+    for position, (want, got) in enumerate(zip_longest(expected, actual, fillvalue="nothing")):
+        if want != got:
+            return f"order differs at position {position}: {got} where {want} belongs"
+    return "as expected"
 
 
 def _observed(config: Any, result: dict[str, Any], exception_info: dict[str, Any], frame: pd.DataFrame) -> str:

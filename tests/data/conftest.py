@@ -74,9 +74,10 @@ def corrupt(digits: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def starve_class(digits: pd.DataFrame, label: int, keep: int) -> pd.DataFrame:
-    """The real data with only `keep` rows of one class: its share drops below the minimum."""
-    return pd.concat([digits[digits["label"] != label], digits[digits["label"] == label].head(keep)])
+def skew_classes(digits: pd.DataFrame, starved: int, crowded: int) -> pd.DataFrame:
+    """The real data with 40 rows of class `starved` and 5/8 of every other class but `crowded`, kept whole."""
+    others = digits[~digits["label"].isin([starved, crowded]) & (digits.index % 8 < 5)]
+    return pd.concat([others, digits[digits["label"] == starved].head(40), digits[digits["label"] == crowded]])
 
 
 @pytest.fixture(scope="session")
@@ -90,5 +91,5 @@ def corrupted_case(run_case, digits) -> Case:
 
 
 @pytest.fixture(scope="session")
-def starved_class_case(run_case, digits) -> Case:
-    return run_case("starved", starve_class(digits, label=3, keep=40))
+def skewed_classes_case(run_case, digits) -> Case:
+    return run_case("skewed", skew_classes(digits, starved=3, crowded=5))

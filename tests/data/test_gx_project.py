@@ -11,8 +11,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "create_gx_project.py"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
-pytestmark = pytest.mark.slow  # each run imports GX
-
 
 def _project_files() -> list[str]:
     """The committed part of gx/ (uncommitted/ holds run outputs and is ignored)."""
@@ -31,6 +29,7 @@ def generated(tmp_path_factory) -> Path:
     return root / "gx"
 
 
+@pytest.mark.slow  # the script imports GX and builds the project once for all files
 @pytest.mark.parametrize("name", _project_files())
 def test_the_script_recreates_each_committed_file(generated, name):
     def normalised(path: Path) -> str:
@@ -39,11 +38,11 @@ def test_the_script_recreates_each_committed_file(generated, name):
     assert normalised(generated / name) == normalised(REPO_ROOT / "gx" / name)
 
 
-def test_the_script_refuses_to_overwrite_a_project_without_replace(generated):
-    again = subprocess.run(
-        [sys.executable, str(SCRIPT), "--root", str(generated.parent)], capture_output=True, text=True
-    )
+def test_the_script_refuses_to_overwrite_a_project_without_replace(tmp_path):
+    (tmp_path / "gx").mkdir()
+    again = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tmp_path)], capture_output=True, text=True)
     assert again.returncode == 2
     assert again.stderr.splitlines()[-1] == (
-        f"create_gx_project.py: error: {generated} exists; pass --replace to regenerate it (every id changes)"
+        f"create_gx_project.py: error: {tmp_path / 'gx'} exists; pass --replace to regenerate it (every id changes)"
     )
+    assert list((tmp_path / "gx").iterdir()) == []

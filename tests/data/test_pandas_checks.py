@@ -11,7 +11,7 @@ sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from validation_checks import pandas_checks  # noqa: E402
 
 
-@pytest.mark.parametrize("case_name", ["real_case", "corrupted_case", "starved_class_case"])
+@pytest.mark.parametrize("case_name", ["real_case", "corrupted_case", "skewed_classes_case"])
 def test_pandas_checks_fail_exactly_where_gx_fails(request, case_name):
     case = request.getfixturevalue(case_name)
     failures = pandas_checks(case.frame)
