@@ -113,6 +113,15 @@ def test_validation_summary_and_metrics_reach_the_job_summaries(good_runs: tuple
     assert "### Test coverage" in cold.summary("test")
 
 
+def test_the_report_job_builds_the_report_file_and_its_summary(good_runs: tuple[ActRun, ActRun]) -> None:
+    cold, _ = good_runs
+    summary = cold.summary("report")
+    assert "## digitnet report" in summary, summary
+    assert "| `accuracy` |" in summary
+    report = (only_run_dir(cold) / "pr-report" / "report.md").read_text(encoding="utf-8")
+    assert report.startswith("## digitnet report")
+
+
 def test_the_artifacts_reach_the_artifact_server_folder(good_runs: tuple[ActRun, ActRun]) -> None:
     cold, _ = good_runs
     run_dir = only_run_dir(cold)
@@ -124,6 +133,8 @@ def test_the_artifacts_reach_the_artifact_server_folder(good_runs: tuple[ActRun,
         "pipeline-outputs/reports/validation.json",
         "pipeline-outputs/artifacts/model/model.pt",
         "pipeline-outputs/artifacts/model/train_run.json",
+        "pr-report/report.md",
+        "pr-report/comment.md",
     ):
         assert (run_dir / artifact).is_file(), f"{artifact} not in {run_dir}"
 
