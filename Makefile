@@ -14,6 +14,7 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX_URL ?=
 COV_FAIL_UNDER ?= 90
 PYTEST_ARGS ?=
+METRICS_ARGS ?=
 
 export GX_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
@@ -47,7 +48,7 @@ validate: data ## Pull the data and run only the GX validation stage
 	$(BIN)/dvc repro validate
 
 metrics: $(INSTALLED) ## Print the metrics as a table (dvc metrics diff main: what a branch changed)
-	$(BIN)/digitnet metrics
+	@$(BIN)/digitnet metrics $(METRICS_ARGS)
 
 # pytest exits 5 when a selection (PYTEST_ARGS="-m ...") collects nothing: say so, do not fail.
 test: data ## Run the tests with the coverage gate
