@@ -21,6 +21,7 @@ import argparse
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -140,6 +141,13 @@ def act_executable() -> str:
     return found
 
 
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def act_command(settings: ActSettings) -> list[str]:
     """The act command line for `settings` (every flag explained in the module docstring)."""
     work = settings.work_dir.resolve()
@@ -169,6 +177,8 @@ def act_command(settings: ActSettings) -> list[str]:
         env["ACT_ARTIFACT_DIR"],
         "--artifact-server-addr",
         "127.0.0.1",
+        "--artifact-server-port",
+        str(free_loopback_port()),  # act's default, 34567, collides when two runs overlap
         "--cache-server-addr",
         "127.0.0.1",
         "--no-cache-server",
