@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -22,37 +21,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "workflows" / "act"))
 
-from act_harness import ActRun, ActSettings, run_act  # noqa: E402
+from act_harness import ActRun, ActSettings, copy_working_tree, run_act  # noqa: E402
 
 QUICK_CODE_JOB = {"PYTEST_ADDOPTS": "-m 'not slow' tests/code/test_config.py", "COV_FAIL_UNDER": "0"}
 WARM_TARGET_SECONDS = 60.0
 WARM_TARGET_RATIO = 0.3
-
-
-def copy_working_tree(destination: Path, committed_only: bool = False) -> Path:
-    """Tracked and new (not ignored) files, or only the last commit, into a one-commit repository."""
-    destination.mkdir(parents=True)
-    if committed_only:
-        archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO_ROOT, check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
-        names = []
-    else:
-        names = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=REPO_ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split("\0")
-    for name in filter(None, names):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    identity = ["-c", "user.name=bench", "-c", "user.email=bench@example.invalid", "-c", "commit.gpgsign=false"]
-    for args in (["init", "--quiet"], ["add", "--all"], ["commit", "--quiet", "--message=benchmark copy"]):
-        subprocess.run(["git", *identity, *args], cwd=destination, check=True, capture_output=True)
-    return destination
 
 
 def describe(label: str, run: ActRun) -> str:

@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from act_harness import ActRun, ActSettings, run_act
-from helpers import REPO_ROOT
+from act_harness import ActRun, ActSettings, copy_working_tree, run_act
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,27 +30,6 @@ BIN = Path(sys.executable).parent
 def git(repo: Path, *args: str) -> None:
     identity = ["-c", "user.name=act test", "-c", "user.email=act@example.invalid", "-c", "commit.gpgsign=false"]
     subprocess.run(["git", *identity, *args], cwd=repo, check=True, capture_output=True)
-
-
-def copy_repository(destination: Path) -> Path:
-    """The working tree as git sees it (tracked and new files, not ignored ones) in a fresh one-commit repository."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO_ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split("\0")
-    for name in filter(None, listed):
-        source = REPO_ROOT / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    git(destination, "init", "--quiet", "--initial-branch=act-local")
-    git(destination, "add", "--all")
-    git(destination, "commit", "--quiet", "--message=copy of the working tree")
-    return destination
 
 
 def commit_bad_data(repo: Path) -> None:
@@ -85,7 +63,7 @@ def only_run_dir(run: ActRun) -> Path:
 @pytest.fixture(scope="module")
 def good_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ActRun, ActRun]:
     """The PR workflow twice on an unchanged copy: cold (empty DVC cache), then warm."""
-    repo = copy_repository(tmp_path_factory.mktemp("repo"))
+    repo = copy_working_tree(tmp_path_factory.mktemp("repo"))
     work = tmp_path_factory.mktemp("act-work")
     cold = act(repo, work, keep_cache=False)
     cold_dir = work.parent / "cold-run"
@@ -149,7 +127,7 @@ def test_an_unchanged_pr_restores_the_dvc_cache_and_does_not_retrain(good_runs: 
 
 
 def test_bad_data_fails_at_validation_and_training_never_starts(tmp_path: Path) -> None:
-    repo = copy_repository(tmp_path / "repo")
+    repo = copy_working_tree(tmp_path / "repo")
     commit_bad_data(repo)
     run = act(repo, tmp_path / "act-work", keep_cache=False)
     assert run.returncode != 0

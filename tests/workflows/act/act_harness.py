@@ -141,6 +141,37 @@ def act_executable() -> str:
     return found
 
 
+def copy_working_tree(destination: Path, committed_only: bool = False) -> Path:
+    """The working tree as git sees it (tracked and new files, not ignored ones), or only the last commit,
+    in a fresh one-commit repository: what act runs the workflows on."""
+    destination.mkdir(parents=True, exist_ok=True)
+    if committed_only:
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO_ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
+        names = []
+    else:
+        names = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=REPO_ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split("\0")
+    for name in filter(None, names):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    identity = ["-c", "user.name=act copy", "-c", "user.email=act@example.invalid", "-c", "commit.gpgsign=false"]
+    for args in (
+        ["init", "--quiet", "--initial-branch=act-local"],
+        ["add", "--all"],
+        ["commit", "--quiet", "-m", "copy"],
+    ):
+        subprocess.run(["git", *identity, *args], cwd=destination, check=True, capture_output=True)
+    return destination
+
+
 def free_loopback_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
