@@ -203,6 +203,19 @@ def test_ci_chains_data_before_training_and_reads_the_gpu_runner_variable() -> N
     assert jobs["report"]["permissions"] == {"contents": "read", "pull-requests": "write"}
 
 
+def test_the_training_job_container_is_optional_and_pulls_ghcr_images_with_the_job_token() -> None:
+    ci = yaml.safe_load((GITHUB_DIR / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    pipeline = yaml.safe_load((GITHUB_DIR / "workflows" / "pipeline.yml").read_text(encoding="utf-8"))
+    caller = ci["jobs"]["pipeline"]
+    assert caller["with"]["container"] == "${{ vars.GPU_CONTAINER || '' }}"
+    assert caller["with"]["container-options"] == "${{ vars.GPU_CONTAINER_OPTIONS || '' }}"
+    job = pipeline["jobs"]["reproduce"]
+    # A mapping whose empty image means "no container" on GitHub; act would read a whole-object expression as an
+    # image named "Object".
+    assert job["container"] == {"image": "${{ inputs.container }}", "options": "${{ inputs.container-options }}"}
+    assert job["permissions"] == caller["permissions"] == {"contents": "read", "packages": "read"}
+
+
 def test_dependabot_covers_actions_pip_and_docker_grouped_with_a_cooldown() -> None:
     config = yaml.safe_load((GITHUB_DIR / "dependabot.yml").read_text(encoding="utf-8"))
     updates = {update["package-ecosystem"]: update for update in config["updates"]}
