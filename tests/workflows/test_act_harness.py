@@ -15,6 +15,7 @@ from act_harness import (
     clean_environment,
     find_remote_actions,
     local_repository_flags,
+    prepare_work_dir,
 )
 from helpers import GITHUB_DIR, REPO_ROOT, tool
 
@@ -85,12 +86,26 @@ def test_the_command_runs_offline_on_loopback_with_an_empty_token(tmp_path: Path
     assert joined.count("--local-repository") == len(find_remote_actions(REPO_ROOT, ".github/workflows/ci.yml"))
 
 
-def test_container_mode_mounts_the_work_dir_and_passes_no_host_venv(tmp_path: Path) -> None:
-    command = act_command(ActSettings(REPO_ROOT, tmp_path, platform="catthehacker/ubuntu:act-22.04"))
-    joined = " ".join(command)
-    assert "--platform ubuntu-latest=catthehacker/ubuntu:act-22.04" in joined
-    assert f"-v {tmp_path.resolve()}:{tmp_path.resolve()}" in joined
-    assert "VENV=" not in joined
+def test_container_mode_mounts_the_work_dir_in_every_job_and_passes_no_host_venv(tmp_path: Path) -> None:
+    settings = ActSettings(
+        REPO_ROOT, tmp_path, platform="catthehacker/ubuntu:act-22.04", container_options=["-v /a:/a:ro"]
+    )
+    command = act_command(settings)
+    options = f"-v {tmp_path.resolve()}:{tmp_path.resolve()} -v /a:/a:ro"
+    assert "--platform" in command and "ubuntu-latest=catthehacker/ubuntu:act-22.04" in command
+    assert command[command.index("--container-options") + 1] == options
+    # pipeline.yml's job has a `container:` key, for which act ignores --container-options: the same options go in
+    # through the variable ci.yml reads for that job.
+    assert f"GPU_CONTAINER_OPTIONS={options}" in command
+    assert "--pull=false" in command
+    assert not [item for item in command if item.startswith("VENV=")]
+
+
+def test_container_mode_makes_the_shared_folders_writable_by_the_image_user(tmp_path: Path) -> None:
+    (tmp_path / "cache" / "old").mkdir(parents=True)
+    prepare_work_dir(tmp_path, shared=True)
+    for name in ("artifacts", "summaries", "cache", "cache/old"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o777, name
 
 
 def test_tokens_and_runner_variables_of_the_calling_shell_never_reach_act(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,9 @@ What it sets up (see README, "Run the workflows locally with act"):
 - the DVC-cache stand-in's store in <work dir>/cache (kept between runs: the second run of an unchanged tree skips
   training), act's own workspaces in <work dir>/act (removed after every run), job summaries in <work dir>/summaries;
 - host mode (`-P ubuntu-latest=-self-hosted`, default) passes the prebuilt virtual environment (--env VENV=...) so
-  `make install` is a no-op; container mode (platform = an image) mounts the work dir and installs in the container.
+  `make install` is a no-op; container mode (platform = an image, where a Docker API answers) mounts the work dir at
+  the same path, writable by any user the image runs as, and uses the image's own Python (`make install` runs there
+  unless the image's VENV already holds an installed environment, as the project's image does).
 """
 
 from __future__ import annotations
@@ -35,6 +37,10 @@ EVENTS = ACT_DIR / "events"
 SUMMARY_HOOK = ACT_DIR / "capture_summary.sh"
 HOST_PLATFORM = "-self-hosted"
 DEFAULT_WORKFLOW = ".github/workflows/ci.yml"
+# The repository variable ci.yml passes to the pipeline workflow's `container-options` input. act ignores
+# --container-options for a job that has a `container:` key, even one with an empty image (pipeline.yml's job has),
+# so in container mode the harness also passes the options this way: that job then gets the work-dir mount too.
+CONTAINER_OPTIONS_VARIABLE = "GPU_CONTAINER_OPTIONS"
 
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?(?P<ref>[^'\"\s#]+)", re.MULTILINE)
 REMOTE = re.compile(r"^(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)(?:/[^@]*)?@(?P<version>[\w.-]+)$")
@@ -128,6 +134,7 @@ class ActSettings:
     venv: Path | None = REPO_ROOT / ".venv"
     env: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
+    container_options: list[str] = field(default_factory=list)
 
     @property
     def host_mode(self) -> bool:
@@ -220,7 +227,8 @@ def act_command(settings: ActSettings) -> list[str]:
         *local_repository_flags(settings.repo_root, settings.workflow),
     ]
     if not settings.host_mode:
-        command += ["--pull=false", "--container-options", f"-v {work}:{work}"]
+        options = " ".join([f"-v {work}:{work}", *settings.container_options])
+        command += ["--pull=false", "--container-options", options, "--var", f"{CONTAINER_OPTIONS_VARIABLE}={options}"]
     for name, value in env.items():
         command += ["--env", f"{name}={value}"]
     return command + settings.extra_args
@@ -250,14 +258,18 @@ class ActRun:
         return "".join(path.read_text(encoding="utf-8") for path in parts)
 
 
-def prepare_work_dir(work_dir: Path, keep_cache: bool = True) -> None:
-    """Empty the per-run folders (artifacts, summaries, act workspaces); keep the cache store unless told not to."""
+def prepare_work_dir(work_dir: Path, keep_cache: bool = True, shared: bool = False) -> None:
+    """Empty the per-run folders (artifacts, summaries, act workspaces); keep the cache store unless told not to.
+    `shared`: the folders a job writes are made writable by every user (a job container may run as another uid)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     for name in ("artifacts", "summaries", "act", *(() if keep_cache else ("cache",))):
         shutil.rmtree(work_dir / name, ignore_errors=True)
-    (work_dir / "artifacts").mkdir()
-    (work_dir / "cache").mkdir(exist_ok=True)
     shutil.copy2(SUMMARY_HOOK, work_dir / SUMMARY_HOOK.name)
+    for name in ("artifacts", "summaries", "cache"):
+        (work_dir / name).mkdir(exist_ok=True)
+        if shared:
+            for path in (work_dir / name, *(work_dir / name).rglob("*")):
+                path.chmod(0o777 if path.is_dir() else 0o666)
 
 
 def clean_environment() -> dict[str, str]:
@@ -278,7 +290,7 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
     if venv is not None and not (venv / ".installed").is_file():
         raise FileNotFoundError(f"{venv} is not a prebuilt environment (no .installed stamp): run `make install`")
     before = venv_fingerprint(venv)
-    prepare_work_dir(settings.work_dir, keep_cache=keep_cache)
+    prepare_work_dir(settings.work_dir, keep_cache=keep_cache, shared=not settings.host_mode)
     command = act_command(settings)
     started = time.perf_counter()
     lines = []
@@ -317,9 +329,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, default=REPO_ROOT / ".venv", help="prebuilt venv for host mode")
     parser.add_argument("--cold", action="store_true", help="empty the DVC-cache store first")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra job env")
+    parser.add_argument(
+        "--container-option",
+        action="append",
+        default=[],
+        metavar="OPTION",
+        help="extra `docker create` option for job containers, e.g. '-v /etc/ssl/certs:/etc/ssl/certs:ro'",
+    )
     args = parser.parse_args(argv)
     env = dict(item.split("=", 1) for item in args.env)
-    settings = ActSettings(REPO_ROOT, args.work_dir, args.event, args.workflow, args.platform, args.venv, env)
+    settings = ActSettings(
+        REPO_ROOT, args.work_dir, args.event, args.workflow, args.platform, args.venv, env, [], args.container_option
+    )
     try:
         run = run_act(settings, echo=True, keep_cache=not args.cold)
     except (MissingStandIn, FileNotFoundError) as error:
