@@ -19,14 +19,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run_benchmarks import copy_project, training_throughput  # noqa: E402
+from run_benchmarks import copy_project_with_data, training_throughput  # noqa: E402
 
 
 def pipeline_on_gpu() -> dict:
     """`dvc repro` of a fresh copy with `train.device: cuda`; returns train_run.json and the test metrics."""
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch)
-        copy_project(project)
+        copy_project_with_data(project)
         params = yaml.safe_load((project / "params.yaml").read_text())
         params["train"]["device"] = "cuda"
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

@@ -24,8 +24,10 @@ from digitnet.model import ModelSpec, build_model
 from digitnet.train import autocast_dtype, select_device, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-GIT_COMMIT = ["git", "-c", "user.name=benchmark", "-c", "user.email=benchmark@example.invalid", "commit", "-qm", "copy"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # the shared copy helper
+
+from project_copy import copy_project  # noqa: E402
 
 
 def _timed(function, repeats: int = 1) -> float:
@@ -38,21 +40,9 @@ def _timed(function, repeats: int = 1) -> float:
     return best
 
 
-def copy_project(destination: Path) -> None:
-    """A fresh copy of the committed project (as a clone would have it) plus the DVC cache, so nothing is pulled."""
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True).stdout.split(
-        b"\0"
-    )
-    for name in filter(None, tracked):
-        source = REPO_ROOT / name.decode()
-        if source.is_file():
-            target = destination / name.decode()
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
-    # A clone has commits; DVCLive (3.49) fails in a git repository that has none.
-    subprocess.run(["git", "init", "-q"], cwd=destination, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=destination, check=True)
-    subprocess.run(GIT_COMMIT, cwd=destination, check=True)
+def copy_project_with_data(destination: Path) -> None:
+    """A fresh copy of the committed project (as a clone would have it) with its data pulled from the bundled remote."""
+    copy_project(destination)
     subprocess.run(["dvc", "pull", "-q", "data.dvc"], cwd=destination, check=True)
 
 
@@ -60,7 +50,7 @@ def repro_times() -> tuple[float, float]:
     """Wall time of a full `dvc repro` from a fresh copy, then of a second, no-op `dvc repro`."""
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(scratch)
-        copy_project(project)
+        copy_project_with_data(project)
         for name in ("dvc.lock", "reports", "dvclive"):
             (
                 shutil.rmtree(project / name, ignore_errors=True)

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from project_copy import copy_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GIT_AS_TESTER = ["git", "-c", "user.name=tester", "-c", "user.email=tester@example.invalid"]
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +26,7 @@ def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """The committed files, as a fresh clone has them, with `dvc pull` from the bundled remote."""
-    root = tmp_path_factory.mktemp("clone")
-    listed = _run(["git", "ls-files", "-z"], REPO_ROOT).stdout.split("\0")
-    for name in filter(None, listed):
-        if (REPO_ROOT / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, root / name)
-    assert _run(["git", "init", "-q"], root).returncode == 0
-    assert _run(["git", "add", "-A"], root).returncode == 0
-    assert _run([*GIT_AS_TESTER, "commit", "-q", "-m", "copy"], root).returncode == 0
+    root = copy_project(tmp_path_factory.mktemp("clone"))
     pulled = _run(["dvc", "pull", "-q", "data.dvc"], root)
     assert pulled.returncode == 0, pulled.stderr
     return root
