@@ -83,13 +83,17 @@ clean: ## Remove build outputs, caches and pipeline outputs (not .venv, not the 
 	rm -rf artifacts checkpoints report build dist .pytest_cache .coverage coverage.xml htmlcov gx/uncommitted
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
-# act: ACT_PLATFORM=-self-hosted runs the jobs on this machine (no Docker); an image name (e.g.
-# catthehacker/ubuntu:act-22.04) runs them in containers where Docker runs. ACT_ARGS passes harness options.
+# act: ACT_PLATFORM=-self-hosted runs the jobs on this machine (no Docker); an image name runs them in containers
+# (Docker, or podman where no Docker runs): `make act-image` builds one, $(ACT_IMAGE). ACT_ARGS passes harness options.
 ACT_PLATFORM ?= -self-hosted
 ACT_ARGS ?=
-.PHONY: act
+ACT_IMAGE ?= localhost/digitnet:act
+.PHONY: act act-image
 act: $(INSTALLED) ## Run the pull-request workflow locally with act (offline stand-ins; nothing is posted)
 	$(BIN)/python tests/workflows/act/act_harness.py --platform=$(ACT_PLATFORM) --venv $(abspath $(VENV)) $(ACT_ARGS)
+
+act-image: image ## Build the image for `make act ACT_PLATFORM=localhost/digitnet:act` (the project's image plus node)
+	tests/workflows/act/runner-image/build.sh $(ACT_IMAGE) $(IMAGE)
 
 IMAGE ?= digitnet:local
 .PHONY: image

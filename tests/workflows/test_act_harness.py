@@ -103,7 +103,9 @@ def test_container_mode_mounts_the_work_dir_in_every_job_and_passes_no_host_venv
 
 def test_container_mode_makes_the_shared_folders_writable_by_the_image_user(tmp_path: Path) -> None:
     (tmp_path / "cache" / "old").mkdir(parents=True)
+    tmp_path.chmod(0o700)
     prepare_work_dir(tmp_path, shared=True)
+    assert tmp_path.stat().st_mode & 0o777 == 0o755
     for name in ("artifacts", "summaries", "cache", "cache/old"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o777, name
 

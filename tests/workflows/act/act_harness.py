@@ -27,11 +27,17 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from docker_api import NoDockerApi, docker_api
+
 ACT_DIR = Path(__file__).resolve().parent
 REPO_ROOT = ACT_DIR.parents[2]
+sys.path.insert(0, str(ACT_DIR.parents[1]))  # tests/, for the shared copy helper when run as a script
+from project_copy import copy_project  # noqa: E402
+
 STAND_INS = ACT_DIR / "stand-ins"
 EVENTS = ACT_DIR / "events"
 SUMMARY_HOOK = ACT_DIR / "capture_summary.sh"
@@ -149,34 +155,9 @@ def act_executable() -> str:
 
 
 def copy_working_tree(destination: Path, committed_only: bool = False) -> Path:
-    """The working tree as git sees it (tracked and new files, not ignored ones), or only the last commit,
-    in a fresh one-commit repository: what act runs the workflows on."""
-    destination.mkdir(parents=True, exist_ok=True)
-    if committed_only:
-        archive = subprocess.run(["git", "archive", "HEAD"], cwd=REPO_ROOT, check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
-        names = []
-    else:
-        names = subprocess.run(
-            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-            cwd=REPO_ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split("\0")
-    for name in filter(None, names):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    identity = ["-c", "user.name=act copy", "-c", "user.email=act@example.invalid", "-c", "commit.gpgsign=false"]
-    for args in (
-        ["init", "--quiet", "--initial-branch=act-local"],
-        ["add", "--all"],
-        ["commit", "--quiet", "-m", "copy"],
-    ):
-        subprocess.run(["git", *identity, *args], cwd=destination, check=True, capture_output=True)
-    return destination
+    """The working tree as git sees it (tracked and new files, not ignored ones), or only the last commit, in a
+    fresh one-commit repository on the branch the event payloads name: what act runs the workflows on."""
+    return copy_project(destination, include_untracked=True, committed_only=committed_only, branch="act-local")
 
 
 def free_loopback_port() -> int:
@@ -265,6 +246,8 @@ def prepare_work_dir(work_dir: Path, keep_cache: bool = True, shared: bool = Fal
     for name in ("artifacts", "summaries", "act", *(() if keep_cache else ("cache",))):
         shutil.rmtree(work_dir / name, ignore_errors=True)
     shutil.copy2(SUMMARY_HOOK, work_dir / SUMMARY_HOOK.name)
+    if shared:
+        work_dir.chmod(0o755)  # pytest's and mkdtemp's folders are 0700: another uid could not even look inside
     for name in ("artifacts", "summaries", "cache"):
         (work_dir / name).mkdir(exist_ok=True)
         if shared:
@@ -294,20 +277,25 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
     command = act_command(settings)
     started = time.perf_counter()
     lines = []
-    with subprocess.Popen(
-        # cwd: the work dir, so a .actrc in the caller's folder cannot add flags to the ones built here
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=clean_environment(),
-        cwd=settings.work_dir,
-    ) as process:
+    with ExitStack() as stack:
+        api_env = {} if settings.host_mode else stack.enter_context(docker_api(clean_environment()))
+        process = stack.enter_context(
+            subprocess.Popen(
+                # cwd: the work dir, so a .actrc in the caller's folder cannot add flags to the ones built here
+                command,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**clean_environment(), **api_env},
+                cwd=settings.work_dir,
+            )
+        )
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
             if echo:
                 print(line, end="", flush=True)
+        process.wait()
     seconds = time.perf_counter() - started
     shutil.rmtree(settings.work_dir / "act", ignore_errors=True)
     if venv_fingerprint(venv) != before:
@@ -343,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         run = run_act(settings, echo=True, keep_cache=not args.cold)
-    except (MissingStandIn, FileNotFoundError) as error:
+    except (MissingStandIn, NoDockerApi, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"\nact finished in {run.seconds:.1f} s with exit status {run.returncode}")
