@@ -185,7 +185,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from digitnet.evaluate import format_metrics, format_metrics_markdown
+    from digitnet.metrics_tables import format_metrics, format_metrics_markdown
 
     if not args.metrics.is_file():
         raise UserFacingError(f"{args.metrics} not found: run `dvc repro` first")

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,22 @@ def test_metrics_prints_a_table_of_the_evaluation(workdir, capsys):
     assert markdown[:2] == ["| metric | value |", "|---|---|"]
     assert markdown[2].startswith("| accuracy | 0.")
     assert sum(line.startswith("| ") and line.split()[1].isdigit() for line in markdown) == 10
+
+
+def test_printing_metrics_does_not_import_torch(tmp_path):
+    """CI steps print metrics several times a run; importing torch would cost seconds each time."""
+    metrics = {"accuracy": 0.5, "macro_f1": 0.5, "per_class": {}, "slices": {}}
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    probe = "import sys; from digitnet.cli import main; main(sys.argv[1:]); print('torch' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "metrics", "--metrics", "metrics.json", "--markdown"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.splitlines()[2:4] == ["| accuracy | 0.5000 |", "| macro-F1 | 0.5000 |"]
+    assert result.stdout.splitlines()[-1] == "False"
 
 
 def test_metrics_before_the_pipeline_ran_says_what_to_do(workdir, capsys):
