@@ -1,7 +1,7 @@
 """Wall time of the pull-request workflow under act: cold (empty caches) and warm (nothing changed: no training).
 
-Cold: empty DVC cache and empty pre-commit environments (pre-commit builds its hooks from PyPI). Warm: a second run
-of the same tree, both caches filled.
+Cold: empty DVC cache, pre-commit environments and pip cache (pre-commit builds its hooks from PyPI). Warm: a second
+run of the same tree, the caches filled.
 
 Printed, not asserted. Targets on the 2-core reference machine: warm <= 60 s and <= 0.3 x cold.
 Runs on a copy of the working tree (tracked and new files), like tests/workflows/test_act.py, with the same quick
@@ -44,11 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="act-benchmark-") as temporary:
         base = args.keep or Path(temporary)
         repo = copy_working_tree(base / "repo", committed_only=args.head)
-        # Cold means every cache a workflow restores is empty: the DVC cache and the pre-commit environments
-        # (on GitHub both come from actions/cache; here pre-commit gets a home of its own, empty for the cold run).
-        pre_commit_home = base / "pre-commit"
-        shutil.rmtree(pre_commit_home, ignore_errors=True)
-        settings = ActSettings(repo, base / "work", env={**env, "PRE_COMMIT_HOME": str(pre_commit_home)})
+        # Cold means every cache a workflow restores is empty: the DVC cache, the pre-commit environments and pip's
+        # download cache (on GitHub they come from actions/cache and setup-python's pip cache; here pre-commit and
+        # pip get folders of their own, empty for the cold run).
+        caches = {"PRE_COMMIT_HOME": base / "pre-commit", "PIP_CACHE_DIR": base / "pip-cache"}
+        for folder in caches.values():
+            shutil.rmtree(folder, ignore_errors=True)
+        settings = ActSettings(repo, base / "work", env={**env, **{name: str(path) for name, path in caches.items()}})
         cold = run_act(settings, keep_cache=False)
         warm = run_act(settings)
     print("PR workflow under act (-P ubuntu-latest=-self-hosted, prebuilt venv)")
