@@ -22,7 +22,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 INSTALLED := $(VENV)/.installed
 
-.PHONY: help install data repro validate metrics test test-fast lint format clean lock benchmark
+.PHONY: help install data repro FORCE validate metrics test test-fast lint format clean lock benchmark
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -37,8 +37,17 @@ $(INSTALLED): pyproject.toml requirements.txt
 
 install: $(INSTALLED) ## Create .venv (if missing) and install the package with its dev tools
 
-data: $(INSTALLED) ## Pull the tracked data from the DVC remote
-	$(BIN)/dvc pull --quiet data.dvc
+# The tracked data is pulled when it is missing or data.dvc changed since the last pull (a checkout of another
+# commit). A copy edited here is kept, so `make repro` runs on it; `dvc pull` would refuse to overwrite it.
+DATA ?= data
+DATA_PULLED := .dvc/tmp/data-pulled
+$(DATA_PULLED): data.dvc $(if $(wildcard $(DATA)),,FORCE) | $(INSTALLED)
+	$(BIN)/dvc pull data.dvc
+	@mkdir -p $(@D) && touch $@
+
+FORCE:
+
+data: $(DATA_PULLED) ## Pull the tracked data from the DVC remote (when missing or data.dvc changed)
 
 repro: data ## Pull the data, reproduce the pipeline, print the metrics
 	$(BIN)/dvc repro

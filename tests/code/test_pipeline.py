@@ -67,3 +67,24 @@ def test_bad_data_stops_the_pipeline_at_validation(project, tmp_path):
     assert summary["success"] is False
     assert any(row["column"] == "label" for row in summary["failed_expectations"])
     assert not (bad / "artifacts").exists()
+
+
+def test_make_data_pulls_missing_data_and_keeps_an_edited_copy(project, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("artifacts", "dvclive"))
+    venv = Path(sys.prefix)
+    make = ["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed", "data"]
+    csv = copy / "data" / "digits.csv"
+    csv.unlink()
+    pulled = _run(make, copy)
+    assert pulled.returncode == 0, pulled.stderr
+    assert csv.read_bytes() == (project / "data" / "digits.csv").read_bytes()
+    csv.chmod(0o644)
+    csv.write_text(csv.read_text() + "0," * 64 + "3\n")  # the user's own edit, not yet `dvc add`ed
+    kept = _run(make, copy)
+    assert (kept.returncode, kept.stdout.strip()) == (0, "make: Nothing to be done for 'data'.")
+    assert csv.read_text().endswith("0," * 64 + "3\n")
+    shutil.rmtree(copy / "data")
+    pulled_again = _run(make, copy)
+    assert pulled_again.returncode == 0, pulled_again.stderr
+    assert csv.read_bytes() == (project / "data" / "digits.csv").read_bytes()

@@ -1,19 +1,19 @@
 """A new user's first hour: "Use this template", rename the package, then `make test` and `make repro` pass.
 
-The repository's files (git ls-files, plus the DVC store) are copied into a new repository with one commit, as
+The repository's files (git ls-files, the DVC store among them) are copied into a new repository with one commit, as
 "Use this template" makes it. Rather than a fresh multi-minute install, the copy gets a small venv that sees this
 environment's packages (a .pth line) and installs only the renamed package into itself (editable, no deps).
 The copy's `make test` runs the tests not marked slow, so it never starts this test (or the other end-to-end ones).
 """
 
 import os
-import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
+from project_copy import copy_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OLD_NAME = "digitnet"
@@ -24,17 +24,6 @@ pytestmark = pytest.mark.slow
 
 def _run(command: list[str], cwd: Path, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _copy_as_from_template(destination: Path) -> Path:
-    listed = _run(["git", "ls-files", "-z"], REPO_ROOT).stdout.split("\0")
-    for name in filter(None, listed):
-        if (REPO_ROOT / name).is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, destination / name)
-    shutil.copytree(REPO_ROOT / "dvc-store", destination / "dvc-store", dirs_exist_ok=True)
-    _commit(destination, "Initial commit", init=True)
-    return destination
 
 
 def _commit(root: Path, message: str, init: bool = False) -> None:
@@ -76,7 +65,7 @@ def _venv_on_top_of_this_one(venv: Path, project: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def renamed_project(tmp_path_factory) -> tuple[Path, dict]:
-    project = _copy_as_from_template(tmp_path_factory.mktemp("new-user") / "acme-digits")
+    project = copy_project(tmp_path_factory.mktemp("new-user") / "acme-digits")
     renamed = _run(["make", "rename", f"NAME={NEW_NAME}"], project)
     assert renamed.returncode == 0, renamed.stdout + renamed.stderr
     _commit(project, f"Rename the package to {NEW_NAME}")
