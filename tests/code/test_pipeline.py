@@ -73,7 +73,9 @@ def test_make_data_pulls_missing_data_and_keeps_an_edited_copy(project, tmp_path
     copy = tmp_path / "copy"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns("artifacts", "dvclive"))
     venv = Path(sys.prefix)
-    make = ["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed", "data"]
+    # `env -u`: a user's shell, not the `make test` this suite may run under (make[1]: prefixes, inherited flags)
+    make = ["env", "-u", "MAKELEVEL", "-u", "MAKEFLAGS", "-u", "MFLAGS"]
+    make += ["make", "--no-print-directory", f"VENV={venv}", "-o", f"{venv}/.installed", "data"]
     csv = copy / "data" / "digits.csv"
     csv.unlink()
     pulled = _run(make, copy)
