@@ -17,6 +17,7 @@ from act_harness import (
     local_repository_flags,
     prepare_work_dir,
 )
+from docker_api import NoDockerApi, docker_api
 from helpers import GITHUB_DIR, REPO_ROOT, tool
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -130,3 +131,19 @@ def test_every_stand_in_is_a_valid_action_definition() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_container_mode_without_docker_or_podman_says_what_to_install(tmp_path: Path) -> None:
+    empty_path = {"PATH": str(tmp_path)}  # neither docker nor podman can be found
+    with pytest.raises(NoDockerApi) as raised:
+        with docker_api(empty_path):
+            pass
+    assert str(raised.value) == (
+        "act's container mode needs a Docker API: start Docker, set DOCKER_HOST, or install podman "
+        "(apt-get install podman runc); or run on this machine with ACT_PLATFORM=-self-hosted"
+    )
+
+
+def test_a_docker_host_from_the_environment_is_used_as_it_is() -> None:
+    with docker_api({"DOCKER_HOST": "unix:///run/user/1000/docker.sock", "PATH": ""}) as extra_env:
+        assert extra_env == {}

@@ -277,8 +277,9 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
     command = act_command(settings)
     started = time.perf_counter()
     lines = []
+    env = clean_environment()
     with ExitStack() as stack:
-        api_env = {} if settings.host_mode else stack.enter_context(docker_api(clean_environment()))
+        api_env = {} if settings.host_mode else stack.enter_context(docker_api(env))
         process = stack.enter_context(
             subprocess.Popen(
                 # cwd: the work dir, so a .actrc in the caller's folder cannot add flags to the ones built here
@@ -286,7 +287,7 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
-                env={**clean_environment(), **api_env},
+                env={**env, **api_env},
                 cwd=settings.work_dir,
             )
         )
@@ -327,7 +328,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     env = dict(item.split("=", 1) for item in args.env)
     settings = ActSettings(
-        REPO_ROOT, args.work_dir, args.event, args.workflow, args.platform, args.venv, env, [], args.container_option
+        REPO_ROOT,
+        args.work_dir,
+        args.event,
+        args.workflow,
+        args.platform,
+        args.venv,
+        env,
+        container_options=args.container_option,
     )
     try:
         run = run_act(settings, echo=True, keep_cache=not args.cold)
