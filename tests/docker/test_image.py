@@ -14,7 +14,6 @@ from project_copy import copy_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
-IMAGE = "localhost/digitnet:pytest"  # what the project_image fixture builds
 # The project's own tests (code, data, model) not marked slow; the CI-tooling tests (workflows, docker, template)
 # check this repository's machinery, not the image.
 FAST_SUBSET = "tests/code tests/data tests/model"
@@ -35,33 +34,28 @@ def _podman_env() -> dict[str, str]:
     return {**os.environ, "CONTAINERS_CONF": str(CONTAINERS_CONF)}
 
 
-@pytest.fixture(scope="module")
-def wheelhouse(project_image) -> Path:
-    """The image is built once per session (tests/conftest.py); pip inside reads the wheelhouse it was built from."""
-    assert project_image.tag == IMAGE
-    return project_image.wheels
-
-
-def _run_in_image(project: Path, wheels: Path, script: str) -> subprocess.CompletedProcess:
+def _run_in_image(project: Path, image, script: str) -> subprocess.CompletedProcess:
+    """`script` in the project's image (tests/conftest.py builds it once per session), the copy mounted at
+    /workspace; pip inside reads the wheelhouse the image was built from."""
     command = [
         "podman", "run", "--rm", "--network", "none",
         "-v", f"{project}:/workspace:U",  # :U hands the copy to the image's user, as a runner's uid matches it
-        "-v", f"{wheels}:/wheels:ro",
+        "-v", f"{image.wheels}:/wheels:ro",
         "-e", "PIP_NO_INDEX=1", "-e", "PIP_FIND_LINKS=/wheels", "-e", "CI=true",
-        IMAGE, "bash", "-c", script,
+        image.tag, "bash", "-c", script,
     ]  # fmt: skip
     return subprocess.run(command, env=_podman_env(), capture_output=True, text=True, timeout=20 * 60, check=False)
 
 
-def test_image_runs_as_a_non_root_user(wheelhouse, tmp_path):
-    result = _run_in_image(copy_project(tmp_path), wheelhouse, "id -u; id -un; pwd")
+def test_image_runs_as_a_non_root_user(project_image, tmp_path):
+    result = _run_in_image(copy_project(tmp_path), project_image, "id -u; id -un; pwd")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1001", "app", "/workspace"]
 
 
-def test_make_repro_inside_the_image_reproduces_the_committed_metrics(wheelhouse, tmp_path):
+def test_make_repro_inside_the_image_reproduces_the_committed_metrics(project_image, tmp_path):
     project = copy_project(tmp_path)
-    result = _run_in_image(project, wheelhouse, "make repro")
+    result = _run_in_image(project, project_image, "make repro")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     for stage in ("split", "train", "evaluate"):
         assert f"Running stage '{stage}'" in result.stdout
@@ -70,8 +64,8 @@ def test_make_repro_inside_the_image_reproduces_the_committed_metrics(wheelhouse
     assert (project / "dvclive" / "evaluate" / "metrics.json").read_bytes() == committed
 
 
-def test_fast_tests_pass_inside_the_image(wheelhouse, tmp_path):
-    result = _run_in_image(copy_project(tmp_path), wheelhouse, f'make test-fast PYTEST_ARGS="{FAST_SUBSET}"')
+def test_fast_tests_pass_inside_the_image(project_image, tmp_path):
+    result = _run_in_image(copy_project(tmp_path), project_image, f'make test-fast PYTEST_ARGS="{FAST_SUBSET}"')
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary, summary
