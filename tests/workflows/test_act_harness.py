@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from act_harness import (
     prepare_work_dir,
 )
 from docker_api import NoDockerApi, docker_api
-from helpers import GITHUB_DIR, REPO_ROOT, tool
+from helpers import ACT_DIR, GITHUB_DIR, REPO_ROOT, tool
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -147,3 +148,25 @@ def test_container_mode_without_docker_or_podman_says_what_to_install(tmp_path: 
 def test_a_docker_host_from_the_environment_is_used_as_it_is() -> None:
     with docker_api({"DOCKER_HOST": "unix:///run/user/1000/docker.sock", "PATH": ""}) as extra_env:
         assert extra_env == {}
+
+
+def test_a_podman_service_that_dies_reports_its_status_and_error(tmp_path: Path) -> None:
+    fake_podman = tmp_path / "podman"
+    fake_podman.write_text("#!/bin/sh\necho 'Error: cannot open the socket' >&2\nexit 125\n")
+    fake_podman.chmod(0o755)
+    with pytest.raises(NoDockerApi) as raised:
+        with docker_api({"PATH": str(tmp_path)}):
+            pass
+    assert str(raised.value) == "`podman system service` exited with status 125: Error: cannot open the socket"
+
+
+def test_the_runner_image_build_without_docker_or_podman_says_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "dirname").symlink_to(shutil.which("dirname"))  # the one tool the script needs before the check
+    result = subprocess.run(
+        ["/bin/bash", str(ACT_DIR / "runner-image" / "build.sh"), "runner:tag", "project:tag"],
+        env={"PATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode, result.stderr) == (2, "error: neither docker nor podman found: install one of them\n")
