@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,14 +70,34 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
 _CHOICES: dict[str, tuple[str, ...]] = {"train.device": ("auto", "cpu", "cuda")}
 
 
+def _yaml_hint(value: Any, expected: type) -> str:
+    """PyYAML reads `1e-3` (no dot) as a string: say so, since the value looks right to the user."""
+    if expected is float and isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return ""
+        return " (YAML reads a number without a dot as text: write it like 1.0e-3)"
+    return ""
+
+
 def _check_value(key: str, value: Any, expected: type) -> Any:
-    """Return `value` as `expected`, or raise ConfigError naming `key`."""
+    """Return `value` as `expected`, or raise ConfigError naming `key`.
+
+    Types are strict: an int field rejects a float even when it is integral (`epochs: 12.0`), and a float
+    field rejects NaN and infinities, which would otherwise slip through the range checks (NaN compares false).
+    """
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if expected is bool and isinstance(value, bool):
         return value
     if isinstance(value, bool) or not isinstance(value, expected):
-        raise ConfigError(f"params.yaml: {key}: expected {expected.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"params.yaml: {key}: expected {expected.__name__}, got {type(value).__name__} {value!r}"
+            + _yaml_hint(value, expected)
+        )
+    if expected is float and not math.isfinite(value):
+        raise ConfigError(f"params.yaml: {key}: expected a finite float, got {value!r}")
     low, high = _RANGES.get(key, (None, None))
     if (low is not None and value < low) or (high is not None and value > high):
         bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"

@@ -90,3 +90,30 @@ def test_invalid_yaml_is_reported_as_such(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(path)
     assert str(error.value).startswith(f"{path}: not valid YAML (ParserError:")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("train:\n  learning_rate: .nan\n", "params.yaml: train.learning_rate: expected a finite float, got nan"),
+        ("split:\n  val_fraction: .nan\n", "params.yaml: split.val_fraction: expected a finite float, got nan"),
+        ("train:\n  weight_decay: .inf\n", "params.yaml: train.weight_decay: expected a finite float, got inf"),
+        ("train:\n  dropout: -.inf\n", "params.yaml: train.dropout: expected a finite float, got -inf"),
+        ("train:\n  epochs: 12.0\n", "params.yaml: train.epochs: expected int, got float 12.0"),
+        ("train:\n  epochs: .inf\n", "params.yaml: train.epochs: expected int, got float inf"),
+        ("split:\n  seed: .nan\n", "params.yaml: split.seed: expected int, got float nan"),
+        ("evaluate:\n  batch_size: 512.0\n", "params.yaml: evaluate.batch_size: expected int, got float 512.0"),
+        (
+            "train:\n  learning_rate: 1e-3\n",
+            "params.yaml: train.learning_rate: expected float, got str '1e-3' "
+            "(YAML reads a number without a dot as text: write it like 1.0e-3)",
+        ),
+    ],
+)
+def test_non_finite_floats_and_floats_in_int_fields_fail_with_one_line(tmp_path, text, message):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert str(error.value) == message
+    assert "\n" not in str(error.value)
