@@ -1,11 +1,14 @@
-"""`digitnet <command>`: one command per DVC stage, each a few lines that read files, call the core, write files."""
+"""YOURS to replace: `digitnet <command>`, one command per DVC stage (split, train, evaluate) and `predict`.
+
+Each is a few lines that read files, call the core, write files. The template's stages (validate, report, gate)
+are `mlci` commands.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import os
 import shutil
 import signal
 import subprocess
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from digitnet.errors import TrainingInterrupted, UserFacingError
+from mlci.files import CONTRACT, PREDICTIONS
 
 logger = logging.getLogger("digitnet")
 
@@ -38,29 +42,13 @@ def replace_dir(partial: Path, final: Path) -> None:
     partial.rename(final)
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    from digitnet.validate import validate_raw_data
-
-    summary = validate_raw_data(args.data, project_root=args.gx_root)
-    write_json(args.summary, summary.to_dict())
-    if summary.success:
-        logger.info("data valid: %d expectations passed on %d rows", summary.evaluated, summary.rows)
-        return 0
-    logger.error(
-        "data validation failed: %d of %d expectations\n%s",
-        summary.failed,
-        summary.evaluated,
-        summary.failure_table(),
-    )
-    return EXIT_FAILED
-
-
 def cmd_split(args: argparse.Namespace) -> int:
     from digitnet.config import load_config
-    from digitnet.data import read_raw_csv, split_frame
+    from digitnet.data import load_data_contract, read_raw_csv, split_frame
 
     config = load_config(args.params)
-    split = split_frame(read_raw_csv(args.data), config.split)
+    contract = load_data_contract(args.contract)
+    split = split_frame(read_raw_csv(args.data or contract.path), config.split, contract)
     partial = args.out.with_name(args.out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
@@ -115,17 +103,25 @@ def _relaunch_under_torchrun(processes: int, argv: Sequence[str]) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from digitnet.config import load_config
-    from digitnet.data import read_raw_csv, to_tensors
+    from digitnet.data import load_data_contract, read_raw_csv
     from digitnet.distributed import ranks_from_env, start_process_group, stop_process_group
-    from digitnet.model import save_model
+    from digitnet.model import ModelSpec, save_model
+    from digitnet.preprocess import fit_preprocessor, to_tensors
     from digitnet.train import train
 
     config = load_config(args.params)
     ranks = ranks_from_env()
     if config.train.processes > 1 and not ranks.is_distributed:
         return _relaunch_under_torchrun(config.train.processes, args.argv)
-    train_set = to_tensors(read_raw_csv(args.split_dir / "train.csv"))
-    val_set = to_tensors(read_raw_csv(args.split_dir / "val.csv"))
+    contract = load_data_contract(args.contract)
+    train_frame = read_raw_csv(args.split_dir / "train.csv")
+    preprocessor = fit_preprocessor(train_frame, contract)
+    target = contract.target.name
+    train_set = to_tensors(train_frame, preprocessor, target)
+    val_set = to_tensors(read_raw_csv(args.split_dir / "val.csv"), preprocessor, target)
+    spec = ModelSpec.from_config(
+        config.train, num_classes=len(preprocessor.classes), image_side=preprocessor.image_side
+    )
     stop_requested: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
     started = time.perf_counter()
@@ -138,12 +134,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             checkpoint_path=args.checkpoint,
             should_stop=lambda: bool(stop_requested),
             ranks=ranks,
+            spec=spec,
         )
     finally:
         stop_process_group()
     if not ranks.is_main:
         return 0
-    save_model(result.model, result.spec, args.model_dir / "model.pt")
+    save_model(result.model, result.spec, preprocessor, args.model_dir / "model.pt")
     write_json(
         args.model_dir / "train_run.json",
         {
@@ -162,46 +159,49 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_evaluation(metrics, out_dir: Path) -> None:
+def _write_evaluation(evaluation, out_dir: Path) -> None:
     partial = out_dir.with_name(out_dir.name + ".partial")
     with _open_live(partial) as live:
-        live.summary = metrics.summary()
-        live.log_sklearn_plot("confusion_matrix", metrics.labels, metrics.predictions)
+        live.summary = evaluation.summary()
     replace_dir(partial, out_dir)
+
+
+def write_csv(frame, path: Path) -> None:
+    """Write a CSV atomically (temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    frame.to_csv(partial, index=False)
+    partial.replace(path)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from digitnet.config import load_config
-    from digitnet.data import read_raw_csv
+    from digitnet.data import load_data_contract, read_raw_csv
     from digitnet.evaluate import evaluate
     from digitnet.model import load_model
 
     config = load_config(args.params)
-    model, _ = load_model(args.model)
-    metrics = evaluate(model, read_raw_csv(args.data), batch_size=config.evaluate.batch_size)
-    _write_evaluation(metrics, args.live_dir)
-    logger.info("test accuracy=%.4f macro_f1=%.4f", metrics.accuracy, metrics.macro_f1)
+    contract = load_data_contract(args.contract)
+    saved = load_model(args.model)
+    evaluation = evaluate(saved, read_raw_csv(args.data), contract, batch_size=config.evaluate.batch_size)
+    _write_evaluation(evaluation, args.live_dir)
+    write_csv(evaluation.predictions, args.predictions)
+    logger.info("test accuracy=%.4f macro_f1=%.4f", evaluation.accuracy, evaluation.macro_f1)
     return 0
 
 
-def cmd_metrics(args: argparse.Namespace) -> int:
-    from digitnet.metrics_tables import format_metrics, format_metrics_markdown
+def cmd_predict(args: argparse.Namespace) -> int:
+    from digitnet.data import read_raw_csv
+    from digitnet.model import load_model
+    from digitnet.predict import predict
 
-    if not args.metrics.is_file():
-        raise UserFacingError(f"{args.metrics} not found: run `dvc repro` first")
-    summary = json.loads(args.metrics.read_text(encoding="utf-8"))
-    print(format_metrics_markdown(summary) if args.markdown else format_metrics(summary))
-    return 0
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from digitnet.report import build_report_files, run_url_from_env
-
-    run_url = run_url_from_env(os.environ)
-    report = build_report_files(
-        args.root, args.base_ref or None, args.out, run_url, level=args.level, permutations=args.permutations
-    )
-    logger.info("report written: %s (and %s)", report, report.with_name("comment.md"))
+    saved = load_model(args.model)
+    rows = read_raw_csv(args.data)
+    missing = [column for column in saved.preprocessor.features if column not in rows.columns]
+    if missing:
+        raise UserFacingError(f"{args.data}: missing feature column(s): {', '.join(missing)}")
+    write_csv(predict(saved, rows), args.out)
+    logger.info("predicted %d rows: %s", len(rows), args.out)
     return 0
 
 
@@ -210,21 +210,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     params = {"type": Path, "default": Path("params.yaml"), "help": "params file"}
-
-    validate = commands.add_parser("validate", help="validate the raw data with the GX checkpoint")
-    validate.add_argument("--data", type=Path, default=Path("data/digits.csv"))
-    validate.add_argument("--gx-root", type=Path, default=Path("gx"))
-    validate.add_argument("--summary", type=Path, default=Path("reports/validation.json"))
-    validate.set_defaults(run=cmd_validate)
+    contract = {"type": Path, "default": Path(CONTRACT), "help": "the data contract"}
 
     split = commands.add_parser("split", help="stratified train/val/test split")
     split.add_argument("--params", **params)
-    split.add_argument("--data", type=Path, default=Path("data/digits.csv"))
+    split.add_argument("--contract", **contract)
+    split.add_argument("--data", type=Path, default=None, help="the raw data (default: the contract's path)")
     split.add_argument("--out", type=Path, default=Path("artifacts/split"))
     split.set_defaults(run=cmd_split)
 
     train = commands.add_parser("train", help="train the model (resumes a checkpoint of the same run)")
     train.add_argument("--params", **params)
+    train.add_argument("--contract", **contract)
     train.add_argument("--split-dir", type=Path, default=Path("artifacts/split"))
     train.add_argument("--model-dir", type=Path, default=Path("artifacts/model"))
     train.add_argument("--live-dir", type=Path, default=Path("dvclive/train"))
@@ -235,27 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--params", **params)
     evaluate.add_argument("--model", type=Path, default=Path("artifacts/model/model.pt"))
     evaluate.add_argument("--data", type=Path, default=Path("artifacts/split/test.csv"))
+    evaluate.add_argument("--contract", **contract)
     evaluate.add_argument("--live-dir", type=Path, default=Path("dvclive/evaluate"))
+    evaluate.add_argument("--predictions", type=Path, default=Path(PREDICTIONS), help="per-row predictions (CSV)")
     evaluate.set_defaults(run=cmd_evaluate)
 
-    metrics = commands.add_parser("metrics", help="print the evaluation metrics as a table")
-    metrics.add_argument("--metrics", type=Path, default=Path("dvclive/evaluate/metrics.json"))
-    metrics.add_argument("--markdown", action="store_true", help="Markdown tables (for a CI job summary)")
-    metrics.set_defaults(run=cmd_metrics)
-
-    report = commands.add_parser("report", help="the PR report: metrics, params, validation and data vs a base ref")
-    report.add_argument("--base-ref", default="main", help="git ref to compare with; empty for no comparison")
-    report.add_argument("--out", type=Path, default=Path("report"), help="folder for report.md, comment.md, PNGs")
-    report.add_argument("--root", type=Path, default=Path("."), help="repository root (the workspace)")
-    report.add_argument("--level", type=float, default=0.05, help="drift tests' overall false-alarm level")
-    report.add_argument("--permutations", type=int, default=1000, help="MMD permutation test's permutations")
-    report.set_defaults(run=cmd_report)
+    predict = commands.add_parser("predict", help="predict rows of a CSV in the contract's feature schema")
+    predict.add_argument("--model", type=Path, default=Path("artifacts/model/model.pt"))
+    predict.add_argument("--data", type=Path, required=True, help="CSV with the feature columns")
+    predict.add_argument("--out", type=Path, required=True, help="CSV of predictions and class probabilities")
+    predict.set_defaults(run=cmd_predict)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a UserFacingError becomes one `error:` line and exit status 1."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
@@ -265,7 +256,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
         force=True,
     )
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines are internal chatter
     try:
         return args.run(args)
     except UserFacingError as error:

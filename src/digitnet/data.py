@@ -1,32 +1,20 @@
-"""Load the raw digits CSV with clear errors, split it (stratified, deterministic), and turn it into tensors."""
+"""YOURS to replace: read the raw data named by the data contract and split it (stratified, deterministic).
+
+The contract (data/schema.yaml) names the file, the id, the target and the features; nothing here repeats them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from digitnet.config import SplitConfig
-from digitnet.errors import UserFacingError
-
-if TYPE_CHECKING:
-    import torch
-
-# The data's schema. Edit here (and the GX suite under gx/) when you bring your own data.
-IMAGE_SIDE = 8
-PIXEL_COLUMNS = [f"pixel_{row}_{col}" for row in range(IMAGE_SIDE) for col in range(IMAGE_SIDE)]
-ID_COLUMN = "id"
-LABEL_COLUMN = "label"
-COLUMNS = [ID_COLUMN, *PIXEL_COLUMNS, LABEL_COLUMN]
-NUM_CLASSES = 10
-PIXEL_MAX = 16
-
-
-class DataError(UserFacingError):
-    """The data file is missing or cannot be read as a CSV."""
+from mlci.contract import DataContract, load_contract, read_csv
+from mlci.errors import DataError  # noqa: F401  (re-exported: the error a bad data file raises)
+from mlci.files import CONTRACT
 
 
 @dataclass(frozen=True)
@@ -39,48 +27,37 @@ class Split:
 
 
 def read_raw_csv(path: str | Path) -> pd.DataFrame:
-    """Read a raw CSV, turning every way it can be unreadable into a DataError that says what to do."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path} not found: run `dvc pull` to fetch the tracked data")
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError as error:
-        raise DataError(f"{path} is empty: run `dvc pull` to restore the tracked data") from error
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path} is not a text CSV (not valid UTF-8)") from error
-    except pd.errors.ParserError as error:
-        reason = str(error).strip().splitlines()[-1]
-        raise DataError(f"{path} is not a well-formed CSV: {reason}") from error
-    return frame
+    """Read a raw CSV; a missing, empty, ragged or non-CSV file raises a DataError that says what to do."""
+    return read_csv(path)
 
 
-def split_frame(frame: pd.DataFrame, config: SplitConfig) -> Split:
-    """Split rows into train/val/test, stratified by label, the same way for the same seed."""
+def load_data_contract(path: str | Path = CONTRACT) -> DataContract:
+    """The data contract: which columns are the id, the target and the features."""
+    return load_contract(path)
+
+
+def split_frame(frame: pd.DataFrame, config: SplitConfig, contract: DataContract) -> Split:
+    """Split rows into train/val/test, stratified by the target's classes, the same way for the same seed.
+
+    Rows are ordered by the contract's id first (or kept in file order without one), so the split does not depend
+    on the file's row order. A regression target is split at random, without strata.
+    """
     rng = np.random.default_rng(config.seed)
     parts: dict[str, list[np.ndarray]] = {"train": [], "val": [], "test": []}
-    ordered = frame.sort_values(ID_COLUMN, kind="stable")
-    for _, group in ordered.groupby(LABEL_COLUMN, sort=True):
+    ordered = frame.sort_values(contract.id, kind="stable") if contract.id else frame
+    ordered = ordered.reset_index(drop=True)
+    target = contract.target
+    groups = ordered.groupby(target.name, sort=True) if target.is_classification else [(None, ordered)]
+    for _, group in groups:
         positions = rng.permutation(len(group))
         n_test = int(round(len(group) * config.test_fraction))
         n_val = int(round(len(group) * config.val_fraction))
-        ids = group[ID_COLUMN].to_numpy()[positions]
-        parts["test"].append(ids[:n_test])
-        parts["val"].append(ids[n_test : n_test + n_val])
-        parts["train"].append(ids[n_test + n_val :])
+        rows = group.index.to_numpy()[positions]
+        parts["test"].append(rows[:n_test])
+        parts["val"].append(rows[n_test : n_test + n_val])
+        parts["train"].append(rows[n_test + n_val :])
 
     def rows(name: str) -> pd.DataFrame:
-        wanted = np.sort(np.concatenate(parts[name]))
-        return ordered[ordered[ID_COLUMN].isin(wanted)].reset_index(drop=True)
+        return ordered.loc[np.sort(np.concatenate(parts[name]))].reset_index(drop=True)
 
     return Split(train=rows("train"), val=rows("val"), test=rows("test"))
-
-
-def to_tensors(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return images as float32 (N, 1, 8, 8) scaled to [0, 1] and labels as int64 (N,)."""
-    import torch  # here, not at the top: the split and validate stages need no torch (seconds to import)
-
-    pixels = frame[PIXEL_COLUMNS].to_numpy(dtype=np.float32) / PIXEL_MAX
-    images = torch.tensor(pixels).reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
-    labels = torch.tensor(frame[LABEL_COLUMN].to_numpy(dtype=np.int64))
-    return images, labels

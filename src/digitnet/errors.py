@@ -1,8 +1,9 @@
-"""The one exception type the CLI turns into a single clear line and a non-zero exit."""
+"""The exceptions the CLI turns into a single clear line and a non-zero exit."""
 
+# One base class for both wings: a DataError raised by the template's CSV reader is a UserFacingError here too.
+from mlci.errors import UserFacingError
 
-class UserFacingError(Exception):
-    """An error caused by input the user controls (data, params, files), with a message that says what to do."""
+__all__ = ["TrainingInterrupted", "UserFacingError"]
 
 
 class TrainingInterrupted(Exception):

@@ -1,4 +1,8 @@
-"""Evaluate a model on held-out data: accuracy, macro-F1, per-class metrics, named slices, confusion matrix."""
+"""YOURS to replace: score the model on held-out data. Metrics, per-class scores, named slices, per-row predictions.
+
+The per-row predictions (id, target, prediction, class probabilities) are what the template's report and quality
+gate read; keep writing them in that shape when you change the metrics.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,21 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
-from torch import nn
 
-from digitnet.data import IMAGE_SIDE, NUM_CLASSES, PIXEL_COLUMNS, to_tensors
+from digitnet.model import SavedModel
+from digitnet.predict import predict
+from mlci.contract import DataContract
 
 # Slices: named subsets of the test data where a model may do worse than on average.
 # Add your own here: a name and a function from the raw frame to a boolean mask.
 FAINT_INK_THRESHOLD = 285  # total ink below this is about the faintest quarter of the digits
 OFF_CENTRE_PIXELS = 0.45  # horizontal centre of ink this far from the image centre: about 15%
+IMAGE_SIDE = 8
 
 
 def _ink(frame: pd.DataFrame) -> np.ndarray:
-    return frame[PIXEL_COLUMNS].to_numpy(dtype=np.float64).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    pixels = [column for column in frame.columns if str(column).startswith("pixel_")]
+    return frame[pixels].to_numpy(dtype=np.float64).reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
 
 
 def faint_ink(frame: pd.DataFrame) -> np.ndarray:
@@ -43,13 +49,14 @@ SLICES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
 
 
 @dataclass(frozen=True)
-class Metrics:
+class Evaluation:
+    """The metrics (as written to metrics.json) and the per-row predictions (as written to predictions.csv)."""
+
     accuracy: float
     macro_f1: float
     per_class: dict[str, dict[str, float]]
     slices: dict[str, dict[str, float]]
-    labels: list[int]
-    predictions: list[int]
+    predictions: pd.DataFrame
 
     def summary(self) -> dict:
         """The metrics as written to metrics.json (rounded, so the file is stable and readable)."""
@@ -61,19 +68,9 @@ class Metrics:
         }
 
 
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Return the predicted class of each image."""
-    model.eval()
-    with torch.no_grad():
-        chunks = [
-            model(images[start : start + batch_size]).argmax(dim=1) for start in range(0, len(images), batch_size)
-        ]
-    return torch.cat(chunks) if chunks else torch.empty(0, dtype=torch.long)
-
-
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
-    """Counts indexed [actual, predicted]."""
-    matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts indexed [actual, predicted] of class indexes."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(matrix, (labels, predictions), 1)
     return matrix
 
@@ -82,43 +79,44 @@ def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0
 
 
-def per_class_metrics(matrix: np.ndarray) -> dict[str, dict[str, float]]:
+def per_class_metrics(matrix: np.ndarray, classes: tuple) -> dict[str, dict[str, float]]:
     """Precision, recall, F1 and support of each class from a confusion matrix."""
     result = {}
-    for label in range(NUM_CLASSES):
-        true_positive = matrix[label, label]
-        precision = _ratio(true_positive, matrix[:, label].sum())
-        recall = _ratio(true_positive, matrix[label, :].sum())
+    for position, label in enumerate(classes):
+        true_positive = matrix[position, position]
+        precision = _ratio(true_positive, matrix[:, position].sum())
+        recall = _ratio(true_positive, matrix[position, :].sum())
         f1 = _ratio(2 * precision * recall, precision + recall)
         result[str(label)] = {
             "precision": round(precision, 6),
             "recall": round(recall, 6),
             "f1": round(f1, 6),
-            "support": int(matrix[label, :].sum()),
+            "support": int(matrix[position, :].sum()),
         }
     return result
 
 
-def evaluate(model: nn.Module, frame: pd.DataFrame, batch_size: int = 512) -> Metrics:
-    """Score `model` on `frame` (raw rows with labels)."""
-    images, labels_tensor = to_tensors(frame)
-    predictions = predict(model, images, batch_size).numpy()
-    labels = labels_tensor.numpy()
-    matrix = confusion_matrix(labels, predictions)
-    per_class = per_class_metrics(matrix)
-    correct = predictions == labels
+def evaluate(saved: SavedModel, frame: pd.DataFrame, contract: DataContract, batch_size: int = 512) -> Evaluation:
+    """Score `saved` on `frame` (raw rows with the target)."""
+    classes = saved.preprocessor.classes
+    index = {label: position for position, label in enumerate(classes)}
+    scored = predict(saved, frame, batch_size)
+    labels = frame[contract.target.name].map(index).to_numpy(dtype=np.int64)
+    predicted = scored["prediction"].map(index).to_numpy(dtype=np.int64)
+    per_class = per_class_metrics(confusion_matrix(labels, predicted, len(classes)), classes)
+    correct = predicted == labels
     slices = {}
     for name, select in SLICES.items():
         mask = select(frame)
-        slices[name] = {
-            "accuracy": round(_ratio(correct[mask].sum(), mask.sum()), 6),
-            "support": int(mask.sum()),
-        }
-    return Metrics(
+        slices[name] = {"accuracy": round(_ratio(correct[mask].sum(), mask.sum()), 6), "support": int(mask.sum())}
+    ids = frame[contract.id] if contract.id else pd.Series(range(len(frame)))
+    predictions = pd.concat(
+        [pd.DataFrame({"id": ids.to_numpy(), "target": frame[contract.target.name].to_numpy()}), scored], axis=1
+    )
+    return Evaluation(
         accuracy=round(_ratio(correct.sum(), len(labels)), 6),
         macro_f1=round(float(np.mean([row["f1"] for row in per_class.values()])), 6),
         per_class=per_class,
         slices=slices,
-        labels=labels.tolist(),
-        predictions=predictions.tolist(),
+        predictions=predictions,
     )

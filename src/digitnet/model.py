@@ -1,4 +1,4 @@
-"""The model: a small CNN whose width and depth come from params.yaml. Replace it with your own here."""
+"""YOURS to replace: the model, a small CNN whose width and depth come from params.yaml, and its file format."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import torch
 from torch import nn
 
 from digitnet.config import TrainConfig
-from digitnet.data import IMAGE_SIDE, NUM_CLASSES
 from digitnet.errors import UserFacingError
+from digitnet.preprocess import Preprocessor
+
+IMAGE_SIDE = 8
+NUM_CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -21,10 +24,19 @@ class ModelSpec:
     depth: int
     dropout: float
     num_classes: int = NUM_CLASSES
+    image_side: int = IMAGE_SIDE
 
     @classmethod
-    def from_config(cls, config: TrainConfig) -> ModelSpec:
-        return cls(channels=config.channels, depth=config.depth, dropout=config.dropout)
+    def from_config(
+        cls, config: TrainConfig, num_classes: int = NUM_CLASSES, image_side: int = IMAGE_SIDE
+    ) -> ModelSpec:
+        return cls(
+            channels=config.channels,
+            depth=config.depth,
+            dropout=config.dropout,
+            num_classes=num_classes,
+            image_side=image_side,
+        )
 
 
 class DigitCNN(nn.Module):
@@ -33,7 +45,7 @@ class DigitCNN(nn.Module):
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
-        in_channels, side = 1, IMAGE_SIDE
+        in_channels, side = 1, spec.image_side
         for _ in range(spec.depth):
             blocks += [
                 nn.Conv2d(in_channels, spec.channels, kernel_size=3, padding=1),
@@ -59,23 +71,39 @@ def build_model(spec: ModelSpec, seed: int) -> DigitCNN:
         return DigitCNN(spec)
 
 
-def save_model(model: nn.Module, spec: ModelSpec, path: str | Path) -> None:
-    """Save weights and spec together; written to a temporary file first so a crash leaves no half file."""
+@dataclass(frozen=True)
+class SavedModel:
+    """A trained model with what it takes to use it: its spec and the preprocessing fitted with it."""
+
+    model: DigitCNN
+    spec: ModelSpec
+    preprocessor: Preprocessor
+
+
+def save_model(model: nn.Module, spec: ModelSpec, preprocessor: Preprocessor, path: str | Path) -> None:
+    """Save weights, spec and preprocessing together; written to a temporary file first so a crash leaves no half
+    file. Only tensors and plain values: it loads with `weights_only=True`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(path.suffix + ".partial")
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    torch.save({"spec": asdict(spec), "state_dict": state}, partial)
+    torch.save({"spec": asdict(spec), "preprocessor": preprocessor.to_dict(), "state_dict": state}, partial)
     partial.replace(path)
 
 
-def load_model(path: str | Path) -> tuple[DigitCNN, ModelSpec]:
+def load_model(path: str | Path) -> SavedModel:
     """Load a model saved by `save_model`, on the CPU, in eval mode."""
     path = Path(path)
     if not path.is_file():
         raise UserFacingError(f"{path} not found: run `dvc repro train` first")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    spec = ModelSpec(**saved["spec"])
-    model = DigitCNN(spec)
-    model.load_state_dict(saved["state_dict"])
-    return model.eval(), spec
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        spec = ModelSpec(**saved["spec"])
+        model = DigitCNN(spec)
+        model.load_state_dict(saved["state_dict"])
+        preprocessor = Preprocessor.from_dict(saved["preprocessor"])
+    except Exception as error:  # a truncated or foreign file: the fix is the same whatever torch raised
+        raise UserFacingError(
+            f"{path} is not a model saved by this project ({type(error).__name__}): rebuild it with `dvc repro train`"
+        ) from error
+    return SavedModel(model.eval(), spec, preprocessor)

@@ -1,4 +1,4 @@
-"""Train the CNN: explicit device and seed, tensors pre-loaded on the device, a checkpoint each epoch, resume."""
+"""YOURS to replace: train the model (explicit device and seed, a checkpoint each epoch, resume after preemption)."""
 
 from __future__ import annotations
 
@@ -134,6 +134,7 @@ def train(
     checkpoint_path: Path | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     ranks: Ranks = Ranks(),
+    spec: ModelSpec | None = None,
 ) -> TrainResult:
     """Train a fresh model (or resume a checkpoint of the same run) and return it with its history.
 
@@ -151,7 +152,7 @@ def train(
     if ranks.is_main:
         logger.info("training on %s (%s), %d process(es)", device.type, precision, ranks.world_size)
 
-    spec = ModelSpec.from_config(config)
+    spec = spec or ModelSpec.from_config(config)
     model = build_model(spec, seed=config.seed).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)

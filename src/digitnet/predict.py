@@ -1,0 +1,38 @@
+"""YOURS to replace: the one function that turns rows into predictions, used by evaluate and by the model server.
+
+Rows follow the data contract's feature schema (extra columns, such as the id or the target, are ignored).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from digitnet.model import SavedModel
+
+PROBABILITY_DECIMALS = 6  # written rounded, so the predictions file is stable across platforms and readable
+
+
+def class_probabilities(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Softmax probabilities (N, classes), computed batch by batch without gradients."""
+    model.eval()
+    with torch.no_grad():
+        chunks = [model(inputs[start : start + batch_size]).softmax(dim=1) for start in range(0, len(inputs), batch_size)]
+    return torch.cat(chunks) if chunks else torch.empty(0, model_classes(model))
+
+
+def model_classes(model: torch.nn.Module) -> int:
+    last = [module for module in model.modules() if isinstance(module, torch.nn.Linear)][-1]
+    return last.out_features
+
+
+def predict(saved: SavedModel, rows: pd.DataFrame, batch_size: int = 512) -> pd.DataFrame:
+    """One row per input row: `prediction` (a class label) and `proba_<class>` for every class."""
+    probabilities = class_probabilities(saved.model, saved.preprocessor.inputs(rows), batch_size).numpy()
+    classes = saved.preprocessor.classes
+    predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)] if len(rows) else []
+    frame = pd.DataFrame({"prediction": list(predicted)})
+    for position, label in enumerate(classes):
+        frame[f"proba_{label}"] = probabilities[:, position].round(PROBABILITY_DECIMALS)
+    return frame

@@ -1,0 +1,188 @@
+"""`mlci <command>`: the template's commands. The DVC validate stage, the data contract, the PR report and metrics.
+
+Every command reads files the pipeline wrote and the data contract; none imports the project beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlci.errors import UserFacingError
+from mlci.files import CONTRACT, GX_ROOT, VALIDATION_SUMMARY
+
+logger = logging.getLogger("mlci")
+
+EXIT_FAILED = 1
+
+
+def write_json(path: Path, payload: dict) -> None:
+    """Write JSON atomically (temp file, then rename) with a stable layout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    partial.replace(path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from mlci.contract import load_contract
+    from mlci.summary import failure_table
+    from mlci.validation import validate_data
+
+    contract = load_contract(args.contract)
+    summary = validate_data(contract, data_path=args.data, gx_root=args.gx_root).to_dict()
+    write_json(args.summary, summary)
+    if summary["success"]:
+        logger.info("data valid: %d expectations passed on %d rows", summary["evaluated"], summary["rows"])
+        return 0
+    logger.error(
+        "data validation failed: %d of %d expectations\n%s",
+        summary["failed"],
+        summary["evaluated"],
+        failure_table(summary),
+    )
+    return EXIT_FAILED
+
+
+def cmd_schema_infer(args: argparse.Namespace) -> int:
+    from mlci.contract import dump_contract, infer_contract, read_csv
+
+    contract = infer_contract(
+        read_csv(args.data),
+        path=args.data.as_posix(),
+        target=args.target,
+        id_column=args.id,
+        task=args.task,
+        margin=args.margin,
+    )
+    header = (
+        f"# Drafted by `mlci schema infer` from {args.data.as_posix()}: observed ranges widened by {args.margin:.0%}\n"
+        "# of their span. Review every range, class and share before committing; then `make suite`.\n"
+    )
+    out = args.out
+    if out is None:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            draft = Path(folder) / "schema.yaml"
+            dump_contract(contract, draft, header=header)
+            sys.stdout.write(draft.read_text(encoding="utf-8"))
+        return 0
+    dump_contract(contract, out, header=header)
+    logger.info("contract drafted: %s (%d features); review it, then `make suite`", out, len(contract.features))
+    return 0
+
+
+def cmd_schema_suite(args: argparse.Namespace) -> int:
+    from mlci.contract import load_contract
+    from mlci.suite import create_gx_project
+
+    contract = load_contract(args.contract)
+    project = create_gx_project(contract, args.gx_root.parent, replace=True)
+    logger.info("GX project rebuilt from %s: %s", args.contract, project)
+    return 0
+
+
+def cmd_validation_summary(args: argparse.Namespace) -> int:
+    from mlci.summary import write_job_summary
+
+    return write_job_summary(args.summary)
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from mlci.metrics_tables import format_metrics, format_metrics_markdown
+
+    print(format_metrics_markdown(args.root) if args.markdown else format_metrics(args.root))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from mlci.report import build_report_files, run_url_from_env
+
+    report = build_report_files(
+        args.root,
+        args.base_ref or None,
+        args.out,
+        run_url_from_env(os.environ),
+        level=args.level,
+        permutations=args.permutations,
+    )
+    logger.info("report written: %s (and %s)", report, report.with_name("comment.md"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlci", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    contract = {"type": Path, "default": Path(CONTRACT), "help": "the data contract (default: %(default)s)"}
+    gx_root = {"type": Path, "default": Path(GX_ROOT), "help": "the GX project folder (default: %(default)s)"}
+
+    validate = commands.add_parser("validate", help="validate the raw data with the GX suite built from the contract")
+    validate.add_argument("--contract", **contract)
+    validate.add_argument("--data", type=Path, default=None, help="the data file (default: the contract's path)")
+    validate.add_argument("--gx-root", **gx_root)
+    validate.add_argument("--summary", type=Path, default=Path(VALIDATION_SUMMARY), help="where the summary goes")
+    validate.set_defaults(run=cmd_validate)
+
+    schema = commands.add_parser("schema", help="draft the data contract, or rebuild the GX suite from it")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True, metavar="SCHEMA_COMMAND")
+    infer = schema_commands.add_parser("infer", help="draft a contract from a CSV, for a person to review")
+    infer.add_argument("data", type=Path, help="the CSV to draft from")
+    infer.add_argument("--target", required=True, help="the column the model predicts")
+    infer.add_argument("--id", default=None, help="a unique row id column, if there is one")
+    infer.add_argument("--task", choices=("classification", "regression"), default=None, help="default: guessed")
+    infer.add_argument("--margin", type=float, default=0.1, help="widen observed ranges by this share of their span")
+    infer.add_argument("--out", type=Path, default=None, help="write here (default: print)")
+    infer.set_defaults(run=cmd_schema_infer)
+    suite = schema_commands.add_parser("suite", help="rebuild the GX project (gx/) from the contract")
+    suite.add_argument("--contract", **contract)
+    suite.add_argument("--gx-root", **gx_root)
+    suite.set_defaults(run=cmd_schema_suite)
+
+    job_summary = commands.add_parser(
+        "validation-summary", help="the validation summary as a CI job summary and one annotation per failure"
+    )
+    job_summary.add_argument("summary", type=Path, nargs="?", default=Path(VALIDATION_SUMMARY))
+    job_summary.set_defaults(run=cmd_validation_summary)
+
+    metrics = commands.add_parser("metrics", help="print the metrics files dvc.yaml lists, as tables")
+    metrics.add_argument("--markdown", action="store_true", help="Markdown tables (for a CI job summary)")
+    metrics.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    metrics.set_defaults(run=cmd_metrics)
+
+    report = commands.add_parser("report", help="the PR report: metrics, params, validation and data vs a base ref")
+    report.add_argument("--base-ref", default="main", help="git ref to compare with; empty for no comparison")
+    report.add_argument("--out", type=Path, default=Path("report"), help="folder for report.md, comment.md, PNGs")
+    report.add_argument("--root", type=Path, default=Path("."), help="repository root (the workspace)")
+    report.add_argument("--level", type=float, default=0.05, help="drift tests' overall false-alarm level")
+    report.add_argument("--permutations", type=int, default=1000, help="MMD permutation test's permutations")
+    report.set_defaults(run=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a UserFacingError becomes one `error:` line and exit status 1."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines are internal chatter
+    try:
+        return args.run(args)
+    except UserFacingError as error:
+        logger.error("%s", error)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
