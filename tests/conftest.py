@@ -1,5 +1,6 @@
-"""Shared fixtures: the real digits data (pulled by `make test`), tiny configs, the project's image built once per
-session, and the GPU marker's skip."""
+"""Shared fixtures: the reference project's data (pulled by `make test`) and tiny configs, the project's image built
+once per session, the GPU marker's skip, and the template marker: the template's own plumbing tests (act, image,
+rename, template-init, Makefile and DVC wiring) run only with MLCI_TEMPLATE_TESTS=1, as the template's CI sets it."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ import pytest
 import torch
 
 from digitnet.config import SplitConfig, TrainConfig
-from digitnet.data import read_raw_csv, split_frame
+from digitnet.data import load_data_contract, read_raw_csv, split_frame
+from mlci.contract import DataContract
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CONTRACT = REPO_ROOT / "data" / "schema.yaml"
 DIGITS_CSV = REPO_ROOT / "data" / "digits.csv"
+# Folders whose tests check the template's own plumbing; a repository made from the template skips them by default.
+TEMPLATE_TEST_FOLDERS = ("template", "workflows", "docker")
 IMAGE_BUILD_SCRIPT = REPO_ROOT / "tests" / "docker" / "build_image.sh"
 PODMAN_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
 
@@ -28,12 +33,23 @@ if str(REPO_ROOT / "tests") not in sys.path:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if torch.cuda.is_available():
-        return
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none is available here")
+    skip_template = pytest.mark.skip(reason="the template's own plumbing: set MLCI_TEMPLATE_TESTS=1 to run it")
+    run_template = os.environ.get("MLCI_TEMPLATE_TESTS") == "1"
     for item in items:
-        if "gpu" in item.keywords:
+        folder = Path(str(item.path)).relative_to(REPO_ROOT / "tests").parts[0]
+        if folder in TEMPLATE_TEST_FOLDERS:
+            item.add_marker(pytest.mark.template)
+            if not run_template:
+                item.add_marker(skip_template)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def contract() -> DataContract:
+    """The reference project's data contract."""
+    return load_data_contract(CONTRACT)
 
 
 @pytest.fixture(scope="session")
@@ -45,8 +61,8 @@ def digits() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def digits_split(digits: pd.DataFrame):
-    return split_frame(digits, SplitConfig())
+def digits_split(digits: pd.DataFrame, contract: DataContract):
+    return split_frame(digits, SplitConfig(), contract)
 
 
 @pytest.fixture
