@@ -119,9 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     target = contract.target.name
     train_set = to_tensors(train_frame, preprocessor, target)
     val_set = to_tensors(read_raw_csv(args.split_dir / "val.csv"), preprocessor, target)
-    spec = ModelSpec.from_config(
-        config.train, num_classes=len(preprocessor.classes), image_side=preprocessor.image_side
-    )
+    spec = ModelSpec.for_data(config.train, preprocessor)
     stop_requested: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
     started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,15 +28,14 @@ class ModelSpec:
     image_side: int = IMAGE_SIDE
 
     @classmethod
-    def from_config(
-        cls, config: TrainConfig, num_classes: int = NUM_CLASSES, image_side: int = IMAGE_SIDE
-    ) -> ModelSpec:
-        return cls(
-            channels=config.channels,
-            depth=config.depth,
-            dropout=config.dropout,
-            num_classes=num_classes,
-            image_side=image_side,
+    def from_config(cls, config: TrainConfig) -> ModelSpec:
+        return cls(channels=config.channels, depth=config.depth, dropout=config.dropout)
+
+    @classmethod
+    def for_data(cls, config: TrainConfig, preprocessor: Preprocessor) -> ModelSpec:
+        """The spec for the data the preprocessor was fitted on: its image size and number of classes."""
+        return dataclasses.replace(
+            cls.from_config(config), num_classes=len(preprocessor.classes), image_side=preprocessor.image_side
         )
 
 
