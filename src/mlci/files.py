@@ -11,3 +11,11 @@ DATA_DVC = "data.dvc"
 # The evaluate stage writes one row per test row: id, target, prediction and, for classification, `proba_<class>`.
 PREDICTIONS = "reports/predictions.csv"
 TRAIN_RUN = "artifacts/model/train_run.json"
+# The columns of PREDICTIONS: the row id, the true value, the predicted value, and one probability column per class.
+PREDICTION_ID = "id"
+PREDICTION_TARGET = "target"
+PREDICTION_VALUE = "prediction"
+PROBA_PREFIX = "proba_"
+# What the report writes into its output folder.
+REPORT_MD = "report.md"
+COMMENT_MD = "comment.md"
