@@ -8,10 +8,24 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# torch is installed first and alone: a bare `torch` from PyPI is a multi-GB CUDA build.
-# CPU-only machines set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu (the workflows do).
-TORCH_SPEC ?= torch==2.13.0
+# The locked set: requirements.txt (every package but torch, hash-pinned for every platform) plus one torch lock per
+# build, requirements/torch-$(TORCH_VARIANT).txt: cpu (CPU runners, laptops) or cuda (PyPI's build, GPU runners).
+# TORCH_INDEX_URL is where the CPU build is fetched (the workflows pass https://download.pytorch.org/whl/cpu; empty:
+# PyPI and any wheelhouse); a cuXXX index URL picks the cuda lock. Both locks: `make lock`.
 TORCH_INDEX_URL ?=
+TORCH_VARIANT ?= $(if $(findstring /whl/cu,$(TORCH_INDEX_URL)),cuda,cpu)
+TORCH_LOCK = requirements/torch-$(TORCH_VARIANT).txt
+# uv installs (INSTALLER=pip: the plain-pip path, same locks, same hash checks). A uv already on PATH is used; else
+# requirements/uv.txt's uv is installed into the venv (the pip path is taken when even that fails).
+INSTALLER ?= uv
+# uv does not read pip's configuration: a wheelhouse pip is told about through the environment is passed on.
+comma := ,
+empty :=
+space := $(empty) $(empty)
+ifneq ($(strip $(PIP_FIND_LINKS)),)
+export UV_FIND_LINKS ?= $(subst $(space),$(comma),$(strip $(PIP_FIND_LINKS)))
+endif
+export UV_PYTHON_DOWNLOADS ?= never
 COV_FAIL_UNDER ?= 90
 PYTEST_ARGS ?=
 METRICS_ARGS ?=
@@ -27,21 +41,39 @@ INSTALLED := $(VENV)/.installed
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(INSTALLED): pyproject.toml requirements.txt
+$(INSTALLED): pyproject.toml requirements.txt $(TORCH_LOCK) requirements/uv.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(BIN)/python -m pip install --quiet -c requirements.txt -e ".[dev]"
+	@set -- $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)); installer=$(INSTALLER); \
+	if [ "$$installer" = uv ]; then \
+		uv="$$(command -v uv || true)"; \
+		if [ -z "$$uv" ]; then \
+			echo "uv not found: installing requirements/uv.txt into $(VENV)"; \
+			if $(BIN)/python -m pip install --quiet --require-hashes -r requirements/uv.txt; then uv=$(BIN)/uv; \
+			else echo "warning: uv could not be installed; installing with pip (slower)" >&2; installer=pip; fi; \
+		fi; \
+	fi; \
+	if [ "$$installer" = uv ]; then \
+		run() { echo "+ uv $$*"; "$$uv" "$$@"; }; \
+		run pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r $(TORCH_LOCK) "$$@"; \
+		run pip install --quiet --python $(BIN)/python --require-hashes -r requirements.txt; \
+		run pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .; \
+	else \
+		run() { echo "+ pip $$*"; $(BIN)/python -m pip "$$@"; }; \
+		run install --quiet --require-hashes --no-deps -r $(TORCH_LOCK) "$$@"; \
+		run install --quiet --require-hashes -r requirements.txt; \
+		run install --quiet --no-deps --no-build-isolation -e .; \
+	fi
 	$(BIN)/dvc config core.analytics false
 	@touch $@
 
-install: $(INSTALLED) ## Create .venv (if missing) and install the package with its dev tools
+install: $(INSTALLED) ## Create .venv (if missing) and install the locked set with uv (INSTALLER=pip: with pip)
 
 # The tracked data is pulled when it is missing or data.dvc changed since the last pull (a checkout of another
 # commit). A copy edited here is kept, so `make repro` runs on it; `dvc pull` would refuse to overwrite it.
-DATA ?= data
+# The data file is the one the data contract names (data/ itself holds the contract, which git tracks).
+DATA ?= $(shell sed -n 's/^path: *//p' data/schema.yaml 2>/dev/null)
 DATA_PULLED := .dvc/tmp/data-pulled
-$(DATA_PULLED): data.dvc $(if $(wildcard $(DATA)),,FORCE) | $(INSTALLED)
+$(DATA_PULLED): data.dvc $(if $(wildcard $(or $(DATA),data/-)),,FORCE) | $(INSTALLED)
 	$(BIN)/dvc pull data.dvc
 	@mkdir -p $(@D) && touch $@
 
@@ -56,12 +88,21 @@ repro: data ## Pull the data, reproduce the pipeline, print the metrics
 validate: data ## Pull the data and run only the GX validation stage
 	$(BIN)/dvc repro validate
 
+.PHONY: suite schema
+suite: $(INSTALLED) ## Rebuild the GX suite (gx/) from the data contract data/schema.yaml
+	$(BIN)/mlci schema suite
+
+# Draft a contract for new data: make schema CSV=data/my.csv TARGET=label [ID=id]; review it, then make suite.
+schema: $(INSTALLED) ## Draft data/schema.yaml from CSV (TARGET=column, optional ID=column); review it after
+	@test -n "$(CSV)" -a -n "$(TARGET)" || { echo "usage: make schema CSV=data/my.csv TARGET=column [ID=column]" >&2; exit 2; }
+	$(BIN)/mlci schema infer "$(CSV)" --target "$(TARGET)" $(if $(ID),--id "$(ID)") --out data/schema.yaml
+
 metrics: $(INSTALLED) ## Print the metrics as a table (dvc metrics diff main: what a branch changed)
-	@$(BIN)/digitnet metrics $(METRICS_ARGS)
+	@$(BIN)/mlci metrics $(METRICS_ARGS)
 
 # pytest exits 5 when a selection (PYTEST_ARGS="-m ...") collects nothing: say so, do not fail.
 test: data ## Run the tests with the coverage gate
-	$(BIN)/pytest --cov=digitnet --cov-report=term-missing --cov-report=xml \
+	$(BIN)/pytest --cov=digitnet --cov=mlci --cov-report=term-missing --cov-report=xml \
 		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; echo "no tests collected"; }
 
 test-fast: data ## Run the tests not marked slow (no coverage gate)
@@ -79,14 +120,28 @@ BASE_REF ?= main
 REPORT_DIR ?= report
 .PHONY: report
 report: data ## Build the PR report (report/report.md + PNGs) against BASE_REF (default main)
-	$(BIN)/digitnet report --base-ref "$(BASE_REF)" --out "$(REPORT_DIR)"
+	$(BIN)/mlci report --base-ref "$(BASE_REF)" --out "$(REPORT_DIR)"
 
 benchmark: $(INSTALLED) ## Print pipeline, training and validation timings
 	$(BIN)/python benchmarks/run_benchmarks.py
 
-lock: $(INSTALLED) ## Re-pin requirements.txt from the current environment
-	{ head -n 2 requirements.txt; $(BIN)/python -m pip freeze --exclude-editable | sed 's/+cpu//'; } > requirements.txt.new
-	mv requirements.txt.new requirements.txt
+# The locks resolve for every platform (--universal) and Python >= LOCK_PYTHON and keep their pins unless UPGRADE=1.
+# The CPU build of torch is looked up in the wheelhouse when one is configured, else on download.pytorch.org; the
+# cuda lock is PyPI's torch with its CUDA libraries (the packages requirements.txt already pins are left out of it).
+LOCK_PYTHON ?= 3.11
+TORCH_CPU_LINKS ?= $(or $(UV_FIND_LINKS),https://download.pytorch.org/whl/cpu/torch/)
+LOCK_FLAGS = --quiet --universal --python-version $(LOCK_PYTHON) --generate-hashes --custom-compile-command "make lock" \
+	$(if $(UPGRADE),--upgrade)
+lock: ## Re-resolve the hashed locks (requirements.txt, requirements/*.txt) with uv; UPGRADE=1 takes newer releases
+	@uv="$$(command -v uv || echo $(BIN)/uv)"; test -x "$$uv" || { echo "uv not found: run make install" >&2; exit 2; }; \
+	"$$uv" pip compile $(LOCK_FLAGS) pyproject.toml --extra dev -c requirements/torch-cpu.in \
+		--find-links $(TORCH_CPU_LINKS) --no-emit-package torch -o requirements.txt; \
+	pinned="$$(sed -n 's/^\([A-Za-z0-9][A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' requirements.txt)"; \
+	"$$uv" pip compile $(LOCK_FLAGS) requirements/torch-cpu.in -c requirements.txt $$pinned \
+		--find-links $(TORCH_CPU_LINKS) --no-annotate -o requirements/torch-cpu.txt; \
+	env -u UV_FIND_LINKS "$$uv" pip compile $(LOCK_FLAGS) requirements/torch-cuda.in -c requirements.txt $$pinned \
+		--no-annotate -o requirements/torch-cuda.txt; \
+	"$$uv" pip compile $(LOCK_FLAGS) requirements/uv.in --no-annotate -o requirements/uv.txt
 
 clean: ## Remove build outputs, caches and pipeline outputs (not .venv, not the DVC cache)
 	rm -rf artifacts checkpoints report build dist .pytest_cache .coverage coverage.xml htmlcov gx/uncommitted
