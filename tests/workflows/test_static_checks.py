@@ -225,14 +225,14 @@ def test_dependabot_covers_actions_pip_and_docker_grouped_with_a_cooldown() -> N
         assert update.get("cooldown", {}).get("default-days", 0) >= 3, f"{ecosystem} has no cooldown"
 
 
-# -- README: the reuse example is a caller that lints ------------------------------------------------------------------
+# -- docs: the reuse example is a caller that lints ------------------------------------------------------------------
 
 README_EXAMPLE = re.compile(r"```yaml\n(# \.github/workflows/ci\.yml of a repository created from .*?)```", re.DOTALL)
 
 
 def test_readme_reuse_example_is_a_valid_caller(tmp_path: Path) -> None:
-    match = README_EXAMPLE.search((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
-    assert match, "README lost its example of calling the workflows from another repository"
+    match = README_EXAMPLE.search((REPO_ROOT / "docs" / "workflows.md").read_text(encoding="utf-8"))
+    assert match, "docs/workflows.md lost its example of calling the workflows from another repository"
     caller = tmp_path / ".github" / "workflows" / "ci.yml"
     caller.parent.mkdir(parents=True)
     caller.write_text(match[1], encoding="utf-8")
