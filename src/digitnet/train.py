@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from digitnet.checkpoint import load_checkpoint, save_checkpoint
 from digitnet.config import TrainConfig
 from digitnet.distributed import Ranks, any_rank, barrier, sum_across_ranks
 from digitnet.errors import TrainingInterrupted, UserFacingError
@@ -110,23 +111,6 @@ def _autocast(device: torch.device, amp: torch.dtype | None):
     return torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
-    torch.save(state, partial)
-    partial.replace(path)
-
-
-def _load_checkpoint(path: Path | None, fingerprint: str) -> dict | None:
-    if path is None or not path.is_file():
-        return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("fingerprint") != fingerprint:
-        logger.info("ignoring checkpoint %s: it belongs to other params or data", path)
-        return None
-    return state
-
-
 def train(
     config: TrainConfig,
     train_set: Tensors,
@@ -159,7 +143,7 @@ def train(
     fingerprint = run_fingerprint(config, train_set, val_set)
     history: list[EpochStats] = []
     resumed_from = None
-    checkpoint = _load_checkpoint(checkpoint_path, fingerprint)
+    checkpoint = load_checkpoint(checkpoint_path, fingerprint, is_main=ranks.is_main)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -237,7 +221,7 @@ def train(
                 stats.val_accuracy,
             )
         if checkpoint_path is not None and ranks.is_main:
-            _save_checkpoint(
+            save_checkpoint(
                 checkpoint_path,
                 {
                     "fingerprint": fingerprint,
