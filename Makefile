@@ -43,7 +43,8 @@ help: ## List the targets
 
 $(INSTALLED): pyproject.toml requirements.txt $(TORCH_LOCK) requirements/uv.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@set -- $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)); installer=$(INSTALLER); \
+	@set -- $(if $(filter cpu,$(TORCH_VARIANT)),$(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))); \
+	installer=$(INSTALLER); \
 	if [ "$$installer" = uv ]; then \
 		uv="$$(command -v uv || true)"; \
 		if [ -z "$$uv" ]; then \
