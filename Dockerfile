@@ -6,13 +6,15 @@
 #
 # CPU (default):  docker build -t digitnet .
 # CUDA:           docker build -t digitnet:cuda \
-#                   --build-arg BASE_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 \
-#                   --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 .
-#                 (run with `--gpus all`; pick the cuXXX index your driver supports: https://pytorch.org/get-started)
-# Local wheels:   pass a folder of wheels as the `wheels` build context; pip looks there first:
+#                   --build-arg BASE_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 --build-arg TORCH_VARIANT=cuda .
+#                 (run with `--gpus all`; requirements/torch-cuda.txt is PyPI's torch with its CUDA libraries: its
+#                 driver needs are on https://pytorch.org/get-started. A cuXXX TORCH_INDEX_URL also selects it.)
+# The image installs the same hash-pinned locks as `make install`: requirements.txt and requirements/torch-*.txt.
+# Local wheels:   pass a folder of wheels as the `wheels` build context; uv looks there first:
 #                   --build-context wheels=DIR --build-arg TORCH_INDEX_URL=        (torch from DIR, the rest from PyPI)
-#                   --build-context wheels=DIR --build-arg PIP_NO_INDEX=1          (everything from DIR: offline)
-#                 (`pip wheel -c requirements.txt '.[dev]' -w DIR` fills DIR; tests/docker/build_image.sh does this)
+#                   --build-context wheels=DIR --build-arg UV_NO_INDEX=1           (everything from DIR: offline)
+#                 (`pip download --no-deps --require-hashes -r requirements.txt -r requirements/torch-cpu.txt -d DIR`;
+#                 tests/docker/build_image.sh does this)
 
 # Any image with python3 (>=3.10) or a Debian/Ubuntu image where apt can install it.
 ARG BASE_IMAGE=python:3.11-slim-bookworm
@@ -41,28 +43,38 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1
 
 FROM base AS builder
-# torch is installed first and alone, from the index that decides its build: the CPU index by default (a bare
-# `torch` from PyPI is a multi-GB CUDA build), a cuXXX index for the CUDA variant, empty for PyPI + the wheels context.
-ARG TORCH_SPEC="torch==2.13.0"
+# torch comes from its own lock, requirements/torch-$TORCH_VARIANT.txt: cpu (default; fetched from TORCH_INDEX_URL, the
+# PyTorch CPU index) or cuda (PyPI's build; a cuXXX TORCH_INDEX_URL selects it too). Empty TORCH_INDEX_URL: PyPI and
+# the wheels context.
+ARG TORCH_VARIANT=""
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-# The package's optional extras: `dev` brings pytest, DVC's test tools and the linters, so CI can run in the image.
-ARG EXTRAS=dev
-# 1 installs from the wheels context only (pip reads PIP_NO_INDEX from the environment).
-ARG PIP_NO_INDEX=0
-RUN python3 -m venv /opt/venv
-ENV PATH=/opt/venv/bin:$PATH
+# 1 installs from the wheels context only (uv reads UV_NO_INDEX from the environment).
+ARG UV_NO_INDEX=0
+COPY requirements.txt /src/
+COPY requirements /src/requirements
 COPY --from=wheels / /tmp/wheels/
-# An environment variable, not a flag, so that pip's build-isolation subprocess sees the wheels too.
-ENV PIP_FIND_LINKS=/tmp/wheels
-# TORCH_SPEC is the pin (hadolint cannot see through the variable).
-# hadolint ignore=DL3013
-RUN pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} "$TORCH_SPEC"
-COPY pyproject.toml requirements.txt README.md LICENSE /src/
+# Environment variables, not flags, so that every pip and uv call sees the wheels context.
+ENV PIP_FIND_LINKS=/tmp/wheels \
+    UV_FIND_LINKS=/tmp/wheels \
+    UV_NO_CACHE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never
+# uv itself, hash-pinned, in a venv of its own that the runtime stage does not copy.
+RUN python3 -m venv /opt/uv \
+    && PIP_NO_INDEX="$UV_NO_INDEX" /opt/uv/bin/pip install --no-cache-dir --require-hashes -r /src/requirements/uv.txt \
+    && python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+RUN variant="${TORCH_VARIANT:-cpu}" index="$TORCH_INDEX_URL"; \
+    case "$index" in */whl/cu*) variant=cuda ;; esac; \
+    if [ "$variant" = cuda ]; then index=""; fi; \
+    /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes --no-deps \
+        -r "/src/requirements/torch-$variant.txt" ${index:+--index-url "$index"} \
+    && /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes -r /src/requirements.txt
+COPY pyproject.toml README.md LICENSE /src/
 COPY src /src/src
-# Pinned by requirements.txt (a constraints file, as `make install` uses); the stamp tells the Makefile the
-# environment is ready.
-# hadolint ignore=DL3013
-RUN pip install -c /src/requirements.txt "/src[${EXTRAS}]" \
+# The package itself (its dependencies are the locked set above; setuptools, its build backend, is in it); the stamp
+# tells the Makefile the environment is ready.
+RUN /opt/uv/bin/uv pip install --python /opt/venv/bin/python --no-deps --no-build-isolation /src \
     && touch /opt/venv/.installed
 
 FROM base AS runtime

@@ -3,8 +3,9 @@
 # What differs from `docker build .` on GitHub, and why:
 #   - the base is a Debian bookworm root filesystem made by mmdebstrap (Docker Hub is unreachable here), passed as
 #     BASE_IMAGE; it is built once and kept in podman's store;
-#   - every wheel comes from a local wheelhouse (the `wheels` build context, PIP_NO_INDEX=1), filled by the
-#     project's pip from its cache, with the CPU build of torch: nothing is downloaded inside the build.
+#   - every wheel comes from a local wheelhouse (the `wheels` build context, UV_NO_INDEX=1), filled by the
+#     project's pip from its cache with the locked set (hash-checked), the CPU build of torch and uv: nothing is
+#     downloaded inside the build.
 # The Dockerfile is the same one GitHub builds.
 # Usage: tests/docker/build_image.sh [IMAGE_TAG]        (default localhost/digitnet:test)
 # Needs: podman, mmdebstrap (apt-get install podman buildah runc mmdebstrap uidmap), the project's venv ($VENV).
@@ -14,7 +15,6 @@ repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
 tag="${1:-localhost/digitnet:test}"
 venv="${VENV:-$repo_root/.venv}"
 base_tag="${BASE_TAG:-localhost/digitnet-base:bookworm}"
-torch_spec="${TORCH_SPEC:-torch==2.13.0+cpu}"
 cache_dir="${IMAGE_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/digitnet-image}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo_root/tests/docker/containers.conf}"
 
@@ -41,10 +41,10 @@ echo "== wheelhouse"
 wheel_started=$SECONDS
 wheels="$cache_dir/wheels"
 rm -rf "$wheels"
-# setuptools: the build backend pip needs (offline) to build the package from /src inside the image.
-"$venv/bin/python" -m pip wheel --quiet --disable-pip-version-check -c "$repo_root/requirements.txt" \
-    -w "$wheels" "$torch_spec" "setuptools>=77" "$repo_root[dev]"
-rm -f "$wheels"/digitnet-*.whl
+# The files of the locks the image installs, as locked (an sdist stays an sdist: a wheel built from it here would not
+# match its hash), and uv's. setuptools, the package's build backend, is in requirements.txt.
+"$venv/bin/python" -m pip download --quiet --disable-pip-version-check --no-deps --require-hashes -d "$wheels" \
+    -r "$repo_root/requirements.txt" -r "$repo_root/requirements/torch-cpu.txt" -r "$repo_root/requirements/uv.txt"
 echo "   wheelhouse: $((SECONDS - wheel_started)) s, $(find "$wheels" -name '*.whl' | wc -l) wheels"
 
 echo "== podman build $tag"
@@ -52,8 +52,8 @@ build_started=$SECONDS
 podman build --isolation chroot --network host \
     --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
     --build-arg BASE_IMAGE="$base_tag" \
-    --build-arg TORCH_SPEC="$torch_spec" \
-    --build-arg PIP_NO_INDEX=1 \
+    --build-arg TORCH_INDEX_URL= \
+    --build-arg UV_NO_INDEX=1 \
     --build-context wheels="$wheels" \
     --layers=false \
     -t "$tag" "$repo_root"
