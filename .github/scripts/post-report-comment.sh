@@ -5,8 +5,12 @@
 #
 # Usage: post-report-comment.sh BODY_FILE
 # Env:   GH_TOKEN, REPOSITORY (owner/name), PR_NUMBER, HEAD_SHA, WATERMARK_TITLE
-# The body is treated as untrusted text: it is only ever sent as the comment's body, cut to GitHub's size limit,
-# and @-mentions in it are defused so a report cannot notify people.
+# The body is untrusted text (a fork wrote it): it is only ever sent as the comment's body, and before that
+#   - images (Markdown `![alt](url)` and HTML <img>/<picture>/<video>) are removed, keeping their alt text, so a
+#     report cannot load a tracking pixel or show a picture of its own choosing in this repository's name;
+#   - links become their text (`[text](url)`, reference definitions, <a href>), and bare URLs and @-mentions get a
+#     zero-width space after `http`/`www`/`@`, so nothing in it is clickable and nobody is notified;
+#   - it is cut to GitHub's size limit at a character boundary (never inside a multi-byte UTF-8 character).
 set -euo pipefail
 
 body_file="${1:?usage: post-report-comment.sh BODY_FILE}"
@@ -21,11 +25,26 @@ max_chars=60000 # GitHub refuses comments over 65,536 characters
 watermark_label="CML watermark $WATERMARK_TITLE"
 body="$(mktemp)"
 {
-  head -c "$max_chars" "$body_file" | sed -E 's/@([A-Za-z0-9])/@\xE2\x80\x8B\1/g'
-  if [[ "$(wc -c < "$body_file")" -gt "$max_chars" ]]; then
-    # shellcheck disable=SC2016 # the backticks are markdown, not a command
-    printf '\n\n_Report cut at %d characters: the whole of it is in the `pr-report` artifact._\n' "$max_chars"
-  fi
+  python3 - "$body_file" "$max_chars" <<'PYTHON'
+import re
+import sys
+
+path, max_chars = sys.argv[1], int(sys.argv[2])
+# Undecodable bytes become U+FFFD; from here on the text is characters, so the cut below cannot split one.
+text = open(path, "rb").read().decode("utf-8", errors="replace")
+ZWSP = "\u200b"
+text = re.sub(r"<(img|picture|source|video|audio|iframe)\b[^>]*>|</(picture|video|audio|iframe)\s*>", "", text, flags=re.I)
+text = re.sub(r"</?a\b[^>]*>", "", text, flags=re.I)
+text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # image: its alt text
+text = re.sub(r"!?\[([^\]]*)\]\[[^\]]*\]", r"\1", text)  # reference-style link or image: its text
+text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # inline link: its text
+text = re.sub(r"(?m)^ {0,3}\[[^\]]+\]:.*\n?", "", text)  # reference definitions
+text = re.sub(r"(?i)\b(https?|ftp)(?=://)|\b(www)(?=\.)", lambda m: m.group(0) + ZWSP, text)  # bare URLs
+text = re.sub(r"@(?=[A-Za-z0-9])", "@" + ZWSP, text)  # @-mentions
+if len(text) > max_chars:
+    text = text[:max_chars] + f"\n\n_Report cut at {max_chars} characters: the whole of it is in the `pr-report` artifact._\n"
+sys.stdout.buffer.write(text.encode("utf-8"))  # whatever the runner's locale
+PYTHON
   printf '\n\n![](https://cml.dev/watermark.png#%s "%s")\n' "$HEAD_SHA" "$watermark_label"
 } > "$body"
 

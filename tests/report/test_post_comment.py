@@ -32,13 +32,14 @@ done
 pytestmark = pytest.mark.skipif(shutil.which("jq") is None, reason="needs jq (GitHub's runners have it)")
 
 
-def post(tmp_path: Path, comments: list[dict], body: str, **env_overrides) -> subprocess.CompletedProcess:
+def post(tmp_path: Path, comments: list[dict], body: str | bytes, **env_overrides) -> subprocess.CompletedProcess:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     (bin_dir / "gh").write_text(FAKE_GH)
     (bin_dir / "gh").chmod(0o755)
     (tmp_path / "comments.json").write_text(json.dumps(comments))
-    (tmp_path / "comment.md").write_text(body)
+    comment = tmp_path / "comment.md"
+    comment.write_bytes(body if isinstance(body, bytes) else body.encode("utf-8"))
     env = {
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
@@ -93,3 +94,45 @@ def test_a_pr_number_that_is_not_a_number_is_refused(tmp_path: Path):
     assert result.returncode == 1
     assert result.stdout == "::error::PR number '7; rm -rf /' is not a number\n"
     assert not (tmp_path / "gh.log").exists()
+
+
+def test_a_long_report_is_cut_at_a_character_boundary_not_inside_a_utf8_character(tmp_path: Path):
+    # 59,999 ASCII characters, then 3-byte characters: a byte cut at 60,000 would split the first "€".
+    result = post(tmp_path, [], "x" * 59999 + "€" * 100)
+    assert result.returncode == 0, result.stderr
+    raw = (tmp_path / "gh.log.body").read_bytes()
+    body = raw.decode("utf-8")  # strict: fails on a split character
+    assert body.startswith("x" * 59999 + "€\n\n_Report cut at 60000 characters: the whole of it is in the ")
+    assert "\ufffd" not in body
+
+
+def test_images_and_links_from_the_fork_become_plain_text(tmp_path: Path):
+    fork_report = (
+        "## Report\n"
+        "![accuracy](https://evil.example/pixel.png?pr=7)\n"
+        '[![badge](https://evil.example/b.svg)](https://evil.example/x "t")\n'
+        "see [the docs](https://evil.example/phish) and [ref link][r]\n"
+        "[r]: https://evil.example/ref\n"
+        'raw <img src="https://evil.example/p.gif"> and <a href="https://evil.example/a">anchor</a>\n'
+        "bare https://evil.example/bare and www.evil.example, ping @octocat\n"
+        "| metric | value |\n|---|---|\n| accuracy | 0.97 |\n"
+    )
+    result = post(tmp_path, [], fork_report)
+    assert result.returncode == 0, result.stderr
+    body = (tmp_path / "gh.log.body").read_text()
+    assert body == (
+        "## Report\n"
+        "accuracy\n"
+        "badge\n"
+        "see the docs and ref link\n"
+        "raw  and anchor\n"
+        "bare https\u200b://evil.example/bare and www\u200b.evil.example, ping @\u200boctocat\n"
+        "| metric | value |\n|---|---|\n| accuracy | 0.97 |\n"
+        f"\n\n{WATERMARK}\n"
+    )
+
+
+def test_bytes_that_are_not_utf8_are_replaced_not_passed_on(tmp_path: Path):
+    result = post(tmp_path, [], b"ok \xff\xfe end\n")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "gh.log.body").read_text(encoding="utf-8") == f"ok \ufffd\ufffd end\n\n\n{WATERMARK}\n"
