@@ -4,6 +4,7 @@ prove it can fail."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -242,3 +243,62 @@ def test_readme_reuse_example_is_a_valid_caller(tmp_path: Path) -> None:
     assert check_jsonschema("vendor.github-workflows", caller).returncode == 0
     # the example shows the `@v1` form; README asks to pin it to a SHA like any third-party reference
     assert [problem for problem in hardening_problems(caller) if "is not pinned" not in problem] == []
+
+
+# -- supply chain and secrets of the GPU runner, the image and the fork report poster --------------------------------
+
+HARDENED_WORKFLOWS = ["gpu-runner.yml", "report-comment.yml", "image.yml"]
+CML_DIR = GITHUB_DIR / "cml"
+
+
+@pytest.mark.parametrize("name", HARDENED_WORKFLOWS)
+def test_zizmor_auditor_persona_finds_nothing_at_medium_or_above(name: str) -> None:
+    path = GITHUB_DIR / "workflows" / name
+    result = run([tool("zizmor"), "--offline", "--persona=auditor", "--min-severity=medium", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_gpu_runner_installs_cml_from_the_lockfile_and_keeps_cloud_secrets_in_an_environment() -> None:
+    text = (GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8")
+    workflow = yaml.safe_load(text)
+    assert "npx" not in text
+    launch = workflow["jobs"]["launch"]
+    install = next(step for step in launch["steps"] if step.get("name") == "Install the CML CLI from the lockfile")
+    assert install["working-directory"] == ".github/cml"
+    assert "npm ci --ignore-scripts" in install["run"]
+    for name, job in workflow["jobs"].items():
+        if "secrets." in yaml.safe_dump(job):
+            assert job.get("environment") == "cml-cloud", f"job {name} reads secrets outside the cml-cloud environment"
+    assert "secrets." not in yaml.safe_dump({key: workflow[key] for key in workflow if key != "jobs"})
+    package = json.loads((CML_DIR / "package.json").read_text(encoding="utf-8"))
+    assert package["dependencies"] == {"@dvcorg/cml": "0.20.6"}  # exact: no range
+
+
+def test_gpu_runner_label_is_random_per_run_not_derived_from_the_run_id() -> None:
+    text = (GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8")
+    check = yaml.safe_load(text)["jobs"]["check"]
+    assert check["outputs"]["label"] == "${{ steps.label.outputs.label }}"
+    label_step = next(step for step in check["steps"] if step.get("id") == "label")
+    assert label_step["run"] == 'echo "label=cml-gpu-$(openssl rand -hex 16)" >> "$GITHUB_OUTPUT"'
+    assert "github.run_id" not in text and "RUNNER_LABEL: cml-gpu" not in text
+
+
+@pytest.mark.skipif(
+    not (CML_DIR / "package-lock.json").exists(),
+    reason="no .github/cml/package-lock.json yet: the npm registry reachable here has no @dvcorg/cml (404)",
+)
+def test_cml_lockfile_pins_every_package_with_an_integrity_hash() -> None:
+    lock = json.loads((CML_DIR / "package-lock.json").read_text(encoding="utf-8"))
+    packages = {path: entry for path, entry in lock["packages"].items() if path}
+    assert packages["node_modules/@dvcorg/cml"]["version"] == "0.20.6"
+    unpinned = [path for path, entry in packages.items() if not entry.get("link") and not entry.get("integrity")]
+    assert unpinned == []
+
+
+def test_base_images_the_image_workflow_builds_on_are_pinned_by_digest() -> None:
+    workflow = yaml.safe_load((GITHUB_DIR / "workflows" / "image.yml").read_text(encoding="utf-8"))
+    bases = [entry["base-image"] for entry in workflow["jobs"]["publish"]["strategy"]["matrix"]["include"]]
+    assert len(bases) == 2
+    for base in bases:
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", base), base
