@@ -195,7 +195,7 @@ def format_metrics(root: Path) -> str:
         for row in cells:
             lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
         blocks.append("\n".join(line.rstrip() for line in lines))
-    return "\n\n".join(blocks) + "\n" if blocks else "no metrics files in dvc.yaml\n"
+    return "\n\n".join(blocks) if blocks else "no metrics files in dvc.yaml"
 
 
 def format_metrics_markdown(root: Path) -> str:
@@ -210,4 +210,4 @@ def format_metrics_markdown(root: Path) -> str:
         ]
         lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
         blocks.append("\n".join(lines))
-    return "\n\n".join(blocks) + "\n" if blocks else "_No metrics files in `dvc.yaml`._\n"
+    return "\n\n".join(blocks) if blocks else "_No metrics files in `dvc.yaml`._"

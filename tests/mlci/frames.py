@@ -76,7 +76,8 @@ vars:
 stages:
   train:
     cmd: project train
-    deps: [${path}]
+    deps:
+      - ${path}
     metrics:
       - runs/train/metrics.json:
           cache: false
@@ -86,7 +87,8 @@ stages:
           y: loss
   evaluate:
     cmd: project evaluate
-    deps: [${path}]
+    deps:
+      - ${path}
     outs:
       - reports/predictions.csv:
           cache: false
