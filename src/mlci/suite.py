@@ -1,0 +1,254 @@
+"""The GX expectation suite generated from the data contract, and the file-mode GX project (gx/) that holds it.
+
+The contract is the one place a person states what the data must look like; the suite is derived from it, so the two
+cannot drift apart. `mlci schema suite` rebuilds gx/ after the contract changes; validation refuses a stale gx/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlci.contract import DataContract, Feature
+from mlci.errors import UserFacingError
+
+if TYPE_CHECKING:
+    from great_expectations import expectations as gxe
+
+# The objects of the generated GX project. They name no project: the contract says what the data is.
+DATA_SOURCE_NAME = "raw_data"
+ASSET_NAME = "raw_data"
+SUITE_NAME = "raw_data"
+CHECKPOINT_NAME = "raw_data"
+BATCH_DEFINITION_NAME = "whole_file"
+# What pandas reads from a CSV: integer columns as int64 (no nulls), numbers as float64; the other widths are allowed
+# for frames built another way. A nullable integer column comes back as float64 (NaN is a float).
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+FLOAT_DTYPES = ("float16", "float32", "float64")
+# A text column is handed to GX as Python objects (pandas 2 reads it as object, pandas 3 as a `str` dtype that GX's
+# type names cannot match), so its type check looks at each value: a string passes.
+TEXT_TYPES = ("str",)
+MAX_LISTED_VALUES = 10  # a value set longer than this is shortened in a description
+
+
+def _show(value: Any) -> str:
+    """A number as a person writes it (16, not 16.0), anything else as its text."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _listed(values: Sequence[Any]) -> str:
+    shown = [_show(value) for value in values]
+    if len(shown) <= MAX_LISTED_VALUES:
+        return ", ".join(shown)
+    return f"{', '.join(shown[:MAX_LISTED_VALUES - 2])}, …, {shown[-1]} ({len(shown)} values)"
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.6g}%"
+
+
+def _range(column: str, low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{column} is within {_show(low)}..{_show(high)}"
+    return f"{column} is at least {_show(low)}" if low is not None else f"{column} is at most {_show(high)}"
+
+
+def type_list(kind: str, nullable: bool = False) -> list[str]:
+    """The dtypes (or, for text, the value types) a column of this contract type may have."""
+    if kind == "int":
+        return [*INTEGER_DTYPES, *(["float64"] if nullable else [])]
+    if kind == "float":
+        return [*INTEGER_DTYPES, *FLOAT_DTYPES]
+    if kind == "text":
+        return list(TEXT_TYPES)
+    raise ValueError(f"no type check for {kind!r} columns")
+
+
+_TYPE_WORDS = {"int": "integers", "float": "numbers", "text": "text"}
+
+
+def _feature_checks(feature: Feature) -> list[gxe.Expectation]:
+    """Type first (a type problem explains the value checks it breaks), then nulls, then the range or value set."""
+    from great_expectations import expectations as gxe
+
+    name = feature.name
+    checks: list[gxe.Expectation] = []
+    if feature.type != "category":
+        checks.append(
+            gxe.ExpectColumnValuesToBeInTypeList(
+                column=name,
+                type_list=type_list(feature.type, feature.nullable),
+                description=f"{name} holds {_TYPE_WORDS[feature.type]}",
+            )
+        )
+    if not feature.nullable:
+        checks.append(gxe.ExpectColumnValuesToNotBeNull(column=name, description=f"{name} has no nulls"))
+    if feature.numeric and (feature.min is not None or feature.max is not None):
+        checks.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=name,
+                min_value=feature.min,
+                max_value=feature.max,
+                description=_range(name, feature.min, feature.max),
+            )
+        )
+    if feature.type == "category":
+        checks.append(
+            gxe.ExpectColumnValuesToBeInSet(
+                column=name, value_set=list(feature.values), description=f"{name} is one of {_listed(feature.values)}"
+            )
+        )
+    return checks
+
+
+def _target_checks(contract: DataContract) -> list[gxe.Expectation]:
+    from great_expectations import expectations as gxe
+
+    target = contract.target
+    name = target.name
+    if not target.is_classification:
+        checks: list[gxe.Expectation] = [
+            gxe.ExpectColumnValuesToBeInTypeList(
+                column=name, type_list=type_list("float"), description=f"{name} holds numbers"
+            ),
+            gxe.ExpectColumnValuesToNotBeNull(column=name, description=f"{name} has no nulls"),
+        ]
+        if target.min is not None or target.max is not None:
+            checks.append(
+                gxe.ExpectColumnValuesToBeBetween(
+                    column=name,
+                    min_value=target.min,
+                    max_value=target.max,
+                    description=_range(name, target.min, target.max),
+                )
+            )
+        return checks
+    # No type check: the class set is the type. Cells are compared as the contract's classes (see validation).
+    checks = [
+        gxe.ExpectColumnValuesToNotBeNull(column=name, description=f"{name} has no nulls"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column=name, value_set=list(target.classes), description=f"{name} is one of {_listed(target.classes)}"
+        ),
+    ]
+    # A class's share within [min_share, max_share]: two core expectations with `mostly` bound it from both sides
+    # (shares of the non-null values; the null check above covers the rest).
+    for label in target.classes:
+        if target.min_share:
+            checks.append(
+                gxe.ExpectColumnValuesToBeInSet(
+                    column=name,
+                    value_set=[label],
+                    mostly=target.min_share,
+                    description=f"class {_show(label)} is at least {_percent(target.min_share)} of the rows",
+                )
+            )
+        if target.max_share is not None and target.max_share < 1:
+            checks.append(
+                gxe.ExpectColumnValuesToNotBeInSet(
+                    column=name,
+                    value_set=[label],
+                    mostly=round(1 - target.max_share, 6),
+                    description=f"class {_show(label)} is at most {_percent(target.max_share)} of the rows",
+                )
+            )
+    return checks
+
+
+def build_expectations(contract: DataContract) -> list[gxe.Expectation]:
+    """The checks the raw data must pass before any training, in reading order: table, id, features, target.
+
+    Each has a description that reads as the rule. The columns are matched as a set, not a list: readers select
+    columns by name, so a reordered file is still valid data, and a missing or extra column is named either way.
+    """
+    from great_expectations import expectations as gxe  # imported late: it takes seconds
+
+    checks: list[gxe.Expectation] = [
+        gxe.ExpectTableColumnsToMatchSet(
+            column_set=contract.columns,
+            exact_match=True,
+            description=f"the columns are exactly the contract's {len(contract.columns)}, in any order",
+        )
+    ]
+    if contract.min_rows is not None or contract.max_rows is not None:
+        low, high = contract.min_rows, contract.max_rows
+        if low is not None and high is not None:
+            rows = f"between {low:,} and {high:,} rows"
+        else:
+            rows = f"at least {low:,} rows" if low is not None else f"at most {high:,} rows"
+        checks.append(gxe.ExpectTableRowCountToBeBetween(min_value=low, max_value=high, description=rows))
+    if contract.id:
+        checks.append(gxe.ExpectColumnValuesToNotBeNull(column=contract.id, description=f"{contract.id} has no nulls"))
+        checks.append(
+            gxe.ExpectColumnValuesToBeUnique(column=contract.id, description=f"{contract.id} values are unique")
+        )
+    for feature in contract.features:
+        checks += _feature_checks(feature)
+    checks += _target_checks(contract)
+    return checks
+
+
+def expectation_key(expectation: Any) -> str:
+    """An expectation without its id, as text: two suites with the same keys check the same rules."""
+    config = expectation.configuration
+    return json.dumps(
+        {"type": config.type, "kwargs": config.kwargs, "description": config.description}, sort_keys=True, default=str
+    )
+
+
+# ------------------------------------------------------------------------------------------------------- the project
+def _write_project(contract: DataContract, root: Path) -> None:
+    """Write a fresh GX file-mode project to root/gx."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX loads: no usage events from CI or laptops
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=str(root))
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)  # they flood CI logs
+    context.variables.analytics_enabled = False
+    sites = context.variables.data_docs_sites
+    sites["local_site"]["show_how_to_buttons"] = False  # the buttons link to GX's hosted docs
+    context.variables.data_docs_sites = sites
+    context.variables.save()
+    data_source = context.data_sources.add_pandas(DATA_SOURCE_NAME)
+    asset = data_source.add_dataframe_asset(ASSET_NAME)
+    batch_definition = asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
+    suite = context.suites.add(gx.ExpectationSuite(name=SUITE_NAME, expectations=build_expectations(contract)))
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=SUITE_NAME, data=batch_definition, suite=suite)
+    )
+    context.checkpoints.add(
+        gx.Checkpoint(
+            name=CHECKPOINT_NAME,
+            validation_definitions=[validation],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
+            # BASIC has the counts and up to 20 unexpected values the summary shows; SUMMARY's value counts and
+            # row indexes double the run time.
+            result_format={"result_format": "BASIC"},
+        )
+    )
+
+
+def create_gx_project(contract: DataContract, root: Path, replace: bool = False) -> Path:
+    """Write the GX project for `contract` to root/gx and return its path.
+
+    The project is built in a temporary folder beside it and moved into place, so a failure leaves an existing gx/
+    as it was. Every object gets a new id, so rebuild only when the contract changes.
+    """
+    root = Path(root)
+    project = root / "gx"
+    if project.exists() and not replace:
+        raise UserFacingError(f"{project} already exists: rebuild it with `mlci schema suite` (every id changes)")
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".gx-build-") as scratch:
+        _write_project(contract, Path(scratch))
+        if project.exists():
+            shutil.rmtree(project)
+        (Path(scratch) / "gx").rename(project)
+    return project
