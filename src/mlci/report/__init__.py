@@ -1,0 +1,101 @@
+"""The pull-request report: this branch's metrics, params, validation and data against the base branch's.
+
+`collect` reads the workspace and the base commit into ReportInputs (the edge), `render` turns them into Markdown
+(pure: what the golden-file tests pin), `plots` draws the PNGs. `build_report_files` runs the three and writes
+`report.md` (images linked), `comment.md` (images named: a PR comment cannot link the artifact's files) and the PNGs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from mlci.drift import DEFAULT_LEVEL, DEFAULT_PERMUTATIONS
+from mlci.dvcfiles import plot_specs
+from mlci.files import COMMENT_MD, CONTRACT, PREDICTION_TARGET, PREDICTION_VALUE, PREDICTIONS, REPORT_MD
+from mlci.report.collect import ReportError, ReportInputs, collect_inputs
+from mlci.report.render import render_markdown
+
+__all__ = [
+    "ReportError",
+    "ReportInputs",
+    "build_report_files",
+    "collect_inputs",
+    "render_markdown",
+    "run_url_from_env",
+    "write_report",
+]
+
+CURVES_PNG = "training_curves.png"
+CONFUSION_PNG = "confusion_matrix.png"
+SCATTER_PNG = "predicted_vs_actual.png"
+ARTIFACT_NAME = "pr-report"
+
+
+def _render_images(root: Path, out_dir: Path) -> list[tuple[str, str]]:
+    """Draw the PNGs the workspace has data for; (title, file name) of each one written."""
+    from mlci.contract import load_contract
+    from mlci.metrics_tables import class_labels, confusion_matrix, read_predictions
+    from mlci.report.plots import (
+        line_panels,
+        render_confusion_matrix,
+        render_line_plots,
+        render_regression_scatter,
+    )
+
+    images = []
+    panels = line_panels(root, plot_specs(root))
+    if panels:
+        render_line_plots(panels, out_dir / CURVES_PNG)
+        images.append(("Training curves", CURVES_PNG))
+    contract = load_contract(root / CONTRACT)
+    predictions = read_predictions(root / PREDICTIONS, contract)
+    if predictions is not None and len(predictions):
+        if contract.target.is_classification:
+            labels = class_labels(contract, predictions)
+            render_confusion_matrix(labels, confusion_matrix(predictions, labels), out_dir / CONFUSION_PNG)
+            images.append(("Confusion matrix", CONFUSION_PNG))
+        else:
+            render_regression_scatter(
+                predictions[PREDICTION_TARGET].to_numpy(dtype=float),
+                predictions[PREDICTION_VALUE].to_numpy(dtype=float),
+                out_dir / SCATTER_PNG,
+            )
+            images.append(("Predicted vs actual", SCATTER_PNG))
+    return images
+
+
+def write_report(inputs: ReportInputs, root: Path, out_dir: Path, artifact_name: str = ARTIFACT_NAME) -> Path:
+    """Render the PNGs and write `report.md` (images linked) and `comment.md` (images named, not linked)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images = _render_images(Path(root), out_dir)
+    inputs = replace(inputs, images=tuple(images))
+    report = out_dir / REPORT_MD
+    report.write_text(render_markdown(inputs), encoding="utf-8")
+    where = (
+        f"the `{artifact_name}` artifact of [the workflow run]({inputs.run_url})" if inputs.run_url else f"`{out_dir}`"
+    )
+    names = ", ".join(f"`{name}`" for _, name in images)
+    note = f"Images ({names}) are in {where}; they are not uploaded anywhere else."
+    (out_dir / COMMENT_MD).write_text(render_markdown(inputs, image_note=note), encoding="utf-8")
+    return report
+
+
+def build_report_files(
+    root: Path,
+    base_ref: str | None,
+    out_dir: Path,
+    run_url: str | None = None,
+    level: float = DEFAULT_LEVEL,
+    permutations: int = DEFAULT_PERMUTATIONS,
+) -> Path:
+    """`mlci report`: read the workspace and the base, write the report; returns the path of report.md."""
+    inputs = collect_inputs(Path(root), base_ref, run_url=run_url, level=level, permutations=permutations)
+    return write_report(inputs, Path(root), Path(out_dir))
+
+
+def run_url_from_env(env: Mapping[str, str]) -> str | None:
+    """The link to this workflow run on GitHub (None outside one)."""
+    server, repository, run_id = (env.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    return f"{server}/{repository}/actions/runs/{run_id}" if server and repository and run_id else None

@@ -1,0 +1,376 @@
+"""The report as Markdown: a pure function of ReportInputs, pinned by golden-file tests.
+
+Every name and value that comes from a data file is untrusted: it goes through `_cell` or `_code`, so it cannot end a
+table cell or a code span.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from mlci.drift import decision_rule, natural_key
+from mlci.files import DATA_DVC, PARAMS, PREDICTIONS, TRAIN_RUN, VALIDATION_SUMMARY
+from mlci.metrics_tables import flatten, scalar_metrics, slices_of
+from mlci.report.collect import ReportInputs
+from mlci.summary import summary_markdown
+
+TITLE = "## Model report"
+SAME = 5e-5  # a change that rounds to 0.0000 at the four decimals shown counts as no change
+FEATURES_LISTED = 12
+LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "mape")  # a metric whose name holds one of these: lower is better
+COUNTERS = ("step", "epoch", "rows", "support")  # counts, not scores: a change is neither better nor worse
+_MISSING = object()  # a param absent on one side (None is a valid YAML value)
+
+
+# ---------------------------------------------------------------------------------------------- formatting helpers
+def _number(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return _cell(value)
+    if isinstance(value, int):
+        return str(value)
+    return "nan" if math.isnan(value) else f"{value:.4f}"
+
+
+def _cell(value) -> str:
+    """Text safe inside a markdown table cell (values from data files are untrusted: no pipes, no new lines)."""
+    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
+
+
+def _code(value) -> str:
+    """Inline code for a name from a file: backticks inside would end the code span, so they become quotes."""
+    return "`" + _cell(value).replace("`", "'") + "`"
+
+
+def _last_part(name: str) -> str:
+    return name.lower().rsplit(".", 1)[-1]
+
+
+def lower_is_better(name: str) -> bool:
+    return any(word in _last_part(name) for word in LOWER_IS_BETTER)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _delta_and_marker(name: str, value, base) -> tuple[str, str]:
+    if base is None:
+        return "—", "🆕 new"
+    if value is None:
+        return "—", "removed"
+    if not (_is_number(value) and _is_number(base)):
+        return "—", "changed" if value != base else "same"
+    delta = value - base
+    if abs(delta) < SAME:
+        return "0", "⚪ same"
+    text = f"{delta:+.4f}" if isinstance(delta, float) else f"{delta:+d}"
+    if _last_part(name) in COUNTERS:
+        return text, ""
+    better = delta < 0 if lower_is_better(name) else delta > 0
+    return text, "🟢 better" if better else "🔴 worse"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(":---" if a == "l" else "---:" if a == "r" else ":---:" for a in align) + "|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _comparison_rows(pr: Mapping, base: Mapping | None, compared: bool) -> list[list[str]]:
+    base = base or {}
+    names = list(pr) + ([n for n in base if n not in pr] if compared else [])
+    rows = []
+    for name in names:
+        row = [_code(name), _number(pr.get(name))]
+        if compared:
+            row += [_number(base.get(name)), *_delta_and_marker(name, pr.get(name), base.get(name))]
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------- sections
+def headline(inputs: ReportInputs) -> tuple[str, object, object] | None:
+    """(name, this branch's value, the base's) of the one metric the summary line quotes: the first scalar of the
+    last metrics file dvc.yaml lists (the final stage's, usually the evaluation), or of the residuals."""
+    for path in reversed(list(inputs.metrics)):
+        values = scalar_metrics(inputs.metrics[path])
+        if values:
+            name = next(iter(values))
+            base = scalar_metrics((inputs.base_metrics or {}).get(path)).get(name) if inputs.compared else None
+            return name, values[name], base
+    if inputs.residuals:
+        base = (inputs.base_residuals or {}).get("rmse") if inputs.compared else None
+        return "rmse", inputs.residuals.get("rmse"), base
+    return None
+
+
+def _verdict(inputs: ReportInputs) -> str:
+    parts = []
+    quoted = headline(inputs)
+    if quoted is not None:
+        name, value, base = quoted
+        if inputs.compared:
+            delta, marker = _delta_and_marker(name, value, base)
+            parts.append(f"{_cell(name)} {_number(value)} ({delta} vs base, {marker})")
+        else:
+            parts.append(f"{_cell(name)} {_number(value)}")
+    if inputs.validation is not None:
+        parts.append("data validation passed" if inputs.validation.get("success") else "data validation FAILED")
+    if inputs.compared:
+        if not inputs.data_changed:
+            parts.append("data unchanged")
+        elif inputs.data is None:
+            parts.append("data changed (not compared)")
+        else:
+            parts.append("data changed, drift detected" if inputs.data.drift.drift else "data changed, no drift")
+    return "**At a glance:** " + "; ".join(parts) + "."
+
+
+def _metrics(inputs: ReportInputs) -> list[str]:
+    lines = ["### Metrics"]
+    for path, metrics in inputs.metrics.items():
+        lines += ["", f"#### {_code(path)}", ""]
+        base = (inputs.base_metrics or {}).get(path) if inputs.compared else None
+        if metrics is None:
+            lines.append("_Not found in the workspace: the stage that writes it did not run._")
+            continue
+        if inputs.compared and base is None:
+            lines += ["_The base has no such file: every metric is new._", ""]
+        rows = _comparison_rows(scalar_metrics(metrics), scalar_metrics(base), inputs.compared)
+        header = ["metric", "this PR"] + (["base", "Δ", ""] if inputs.compared else [])
+        lines += _table(header, rows, "lr" + ("rrl" if inputs.compared else ""))
+    if inputs.compared:
+        lines += ["", "Loss, error, MAE and (R)MSE are better lower, every other metric higher."]
+    return lines
+
+
+def _params(inputs: ReportInputs) -> list[str]:
+    lines = ["### Params that changed", ""]
+    if not inputs.base_name:
+        return lines + ["_No base to compare with._"]
+    if inputs.base_params is None:
+        return lines + [f"_The base has no `{PARAMS}`: every param is new._"]
+    pr, base = flatten(inputs.params), flatten(inputs.base_params)
+    changed = sorted(k for k in set(pr) | set(base) if pr.get(k, _MISSING) != base.get(k, _MISSING))
+    if not changed:
+        return lines + ["No params changed."]
+    rows = [[_code(k), _cell(pr.get(k, "—")), _cell(base.get(k, "—"))] for k in changed]
+    return lines + _table(["param", "this PR", "base"], rows, "lll")
+
+
+def _per_class(inputs: ReportInputs) -> list[str]:
+    pr = inputs.per_class or {}
+    if not pr:
+        return []
+    base = (inputs.base_per_class or {}) if inputs.compared else {}
+    if base:
+        heading = f"### Per-class metrics (from `{PREDICTIONS}`, largest F1 regressions first)"
+
+        def order(label: str) -> tuple:
+            change = pr[label]["f1"] - base[label]["f1"] if label in base else math.inf
+            return (change, natural_key(label))
+
+    else:
+        heading = f"### Per-class metrics (from `{PREDICTIONS}`, weakest F1 first)"
+
+        def order(label: str) -> tuple:
+            return (pr[label]["f1"], natural_key(label))
+
+    rows = []
+    for label in sorted(pr, key=order):
+        scores = pr[label]
+        row = [_code(label), _number(scores.get("f1"))]
+        if base:
+            base_f1 = base.get(label, {}).get("f1")
+            row += [_number(base_f1), *_delta_and_marker("f1", scores.get("f1"), base_f1)]
+        row += [_number(scores.get("precision")), _number(scores.get("recall")), _number(scores.get("support"))]
+        rows.append(row)
+    header = ["class", "F1"] + (["base F1", "Δ F1", ""] if base else []) + ["precision", "recall", "support"]
+    align = "lr" + ("rrl" if base else "") + "rrr"
+    return [heading, "", *_table(header, rows, align)]
+
+
+def _residuals(inputs: ReportInputs) -> list[str]:
+    if not inputs.residuals:
+        return []
+    base = inputs.base_residuals if inputs.compared else None
+    compared = inputs.compared and base is not None
+    names = {"mae": "MAE", "rmse": "RMSE", "r2": "R²", "rows": "rows"}
+    rows = []
+    for key, value in inputs.residuals.items():
+        row = [names.get(key, _cell(key)), _number(value)]
+        if compared:
+            row += [_number(base.get(key)), *_delta_and_marker(key, value, base.get(key))]
+        rows.append(row)
+    header = ["statistic", "this PR"] + (["base", "Δ", ""] if compared else [])
+    return [
+        f"### Residuals (from `{PREDICTIONS}`)",
+        "",
+        *_table(header, rows, "lr" + ("rrl" if compared else "")),
+        "",
+        "Residual = prediction − target; MAE and RMSE are better lower, R² higher.",
+    ]
+
+
+def _slices(inputs: ReportInputs) -> list[str]:
+    pr = slices_of(inputs.metrics)
+    if not pr:
+        return []
+    base = slices_of(inputs.base_metrics or {}) if inputs.compared else {}
+    fields = list(dict.fromkeys(f for scores in pr.values() for f in scores if f != "support"))
+    main, others = (fields[0], fields[1:]) if fields else ("", [])
+    rows = []
+    for name in sorted(pr):
+        scores = pr[name]
+        row = [_code(name), _number(scores.get(main))]
+        if inputs.compared:
+            base_value = base.get(name, {}).get(main)
+            row += [_number(base_value), *_delta_and_marker(main, scores.get(main), base_value)]
+        rows.append(row + [_number(scores.get(f)) for f in others] + [_number(scores.get("support"))])
+    header = ["slice", _cell(main)] + (["base", "Δ", ""] if inputs.compared else []) + [*map(_cell, others), "support"]
+    align = "lr" + ("rrl" if inputs.compared else "") + "r" * len(others) + "r"
+    return ["### Slices", "", *_table(header, rows, align)]
+
+
+def _images(inputs: ReportInputs, image_note: str | None) -> list[str]:
+    if not inputs.images:
+        return []
+    lines = ["### Plots", ""]
+    if image_note is not None:
+        return lines + [image_note]
+    return lines + [f"![{title}]({name})" for title, name in inputs.images]
+
+
+def _validation(inputs: ReportInputs) -> list[str]:
+    if inputs.validation is None:
+        return ["### Data validation", "", f"_No validation summary (`{VALIDATION_SUMMARY}`)._"]
+    return [summary_markdown(dict(inputs.validation)).rstrip("\n")]
+
+
+def _target_table(inputs: ReportInputs) -> list[str]:
+    data = inputs.data
+    if data.task == "classification":
+        labels = list(dict.fromkeys([*data.base_target, *data.pr_target]))
+
+        def share(counts: Mapping[str, float], total: int, label: str) -> str:
+            count = int(counts.get(label, 0))
+            return f"{count} ({100 * count / total:.1f}%)" if total else "0"
+
+        rows = [
+            [_code(label), share(data.base_target, data.base_rows, label), share(data.pr_target, data.pr_rows, label)]
+            for label in labels
+        ]
+        return _table([_code(data.target), "base", "this PR"], rows, "lrr")
+    statistics = list(dict.fromkeys([*data.base_target, *data.pr_target]))
+    rows = [[s, _number(data.base_target.get(s)), _number(data.pr_target.get(s))] for s in statistics]
+    return _table([_code(data.target), "base", "this PR"], rows, "lrr")
+
+
+def _data(inputs: ReportInputs) -> list[str]:
+    lines = ["### Data", ""]
+    if not inputs.base_name:
+        return lines + ["_No base to compare the data with._"]
+    if inputs.baseline_reset:
+        return lines + ["_Baseline reset: the data is not compared with the base's._"]
+    if not inputs.data_changed:
+        return lines + [f"`{DATA_DVC}` is the same as on the base: the data did not change."]
+    if inputs.data is None:
+        return lines + [f"`{DATA_DVC}` changed, but the data could not be compared: {inputs.data_note or 'unknown'}."]
+    data = inputs.data
+    lines += [f"`{DATA_DVC}` changed: {data.base_rows} rows on the base, {data.pr_rows} in this PR.", ""]
+    lines += _target_table(inputs)
+    drift = data.drift
+    if not drift.tests:
+        lines += ["", "No drift test applies to these columns."]
+    else:
+        verdict = "⚠️ **Drift detected**" if drift.drift else "No drift detected"
+        lines += ["", f"#### Drift tests, base vs this PR: {verdict}", ""]
+        test_rows = [
+            [
+                t.name,
+                f"{t.statistic:.4g}",
+                f"{t.p_value:.3g}",
+                f"{t.threshold:.4f}",
+                "drift" if t.drift else "no drift",
+                _cell(t.detail),
+            ]
+            for t in drift.tests
+        ]
+        lines += _table(["test", "statistic", "p-value", "threshold", "result", "detail"], test_rows, "lrrrll")
+        lines += ["", decision_rule(drift)]
+    if drift.drifted_features:
+        listed = ", ".join(_code(f) for f in drift.drifted_features[:FEATURES_LISTED])
+        more = len(drift.drifted_features) - FEATURES_LISTED
+        lines += ["", f"Features whose own test rejects: {listed}" + (f" and {more} more." if more > 0 else ".")]
+    if drift.notes:
+        lines += ["", "Not tested:", "", *(f"- {_cell(note)}" for note in drift.notes)]
+    return lines
+
+
+def _run(inputs: ReportInputs) -> list[str]:
+    lines = ["### Training run", ""]
+    run = inputs.train_run
+    if run is None:
+        lines.append(f"_No training record (`{TRAIN_RUN}`)._")
+    else:
+        processes = run.get("processes", 1)
+        text = (
+            f"Trained on {_code(run.get('device'))} ({_cell(run.get('precision'))}, "
+            f"{processes} process{'es' if processes != 1 else ''}): {run.get('epochs')} epochs "
+            f"in {float(run.get('wall_seconds', 0)):.1f} s."
+        )
+        if run.get("resumed_from_epoch") is not None:
+            text += f" Resumed from a checkpoint after epoch {run['resumed_from_epoch']}."
+        lines.append(text)
+    lines += ["", f"[Workflow run]({inputs.run_url})" if inputs.run_url else "Built outside a workflow run."]
+    return lines
+
+
+def _dvc_diffs(inputs: ReportInputs) -> list[str]:
+    lines: list[str] = []
+    for kind in ("metrics", "params"):
+        text = inputs.dvc_diffs.get(kind, "").strip()
+        if len(text.splitlines()) > 2:  # a header and its rule only: DVC found no difference
+            lines += [
+                f"<details><summary>DVC's view: <code>dvc {kind} diff --md</code></summary>",
+                "",
+                text,
+                "",
+                "</details>",
+                "",
+            ]
+    return lines[:-1]
+
+
+def _against(inputs: ReportInputs) -> str:
+    if not inputs.base_name:
+        return "_No base to compare with: this branch's results only._"
+    if inputs.baseline_reset:
+        return (
+            f"**Baseline reset:** {_cell(inputs.baseline_reset)}. The base {_code(inputs.base_name)} is not "
+            "comparable: this branch's results only."
+        )
+    return f"Compared with the base {_code(inputs.base_name)}."
+
+
+def render_markdown(inputs: ReportInputs, image_note: str | None = None) -> str:
+    """The report as GitHub-flavoured markdown. With `image_note`, that text stands in for the image links."""
+    sections = [
+        [TITLE, "", _against(inputs), "", _verdict(inputs)],
+        _metrics(inputs),
+        _params(inputs),
+        _per_class(inputs),
+        _residuals(inputs),
+        _slices(inputs),
+        _images(inputs, image_note),
+        _validation(inputs),
+        _data(inputs),
+        _run(inputs),
+        _dvc_diffs(inputs),
+    ]
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"

@@ -1,0 +1,265 @@
+"""Golden-file tests of the report's markdown: fixed inputs give exactly the committed text.
+
+After an intended change to the report, regenerate with `UPDATE_GOLDEN=1 pytest tests/mlci/test_report_markdown.py`
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+
+from mlci.drift import CHI2_FAMILY, KS_FAMILY, MMD_FAMILY, TARGET_CHI2, TARGET_KS, DataComparison, DriftResult, DriftTest
+from mlci.report import ReportInputs, render_markdown
+
+GOLDEN = Path(__file__).parent / "golden"
+RUN_URL = "https://github.com/octo/ml-template/actions/runs/42"
+IMAGES = (("Training curves", "training_curves.png"), ("Confusion matrix", "confusion_matrix.png"))
+TRAIN = "runs/train/metrics.json"
+EVALUATE = "runs/evaluate/metrics.json"
+
+BASE_METRICS = {
+    TRAIN: {"train": {"loss": 0.2, "accuracy": 0.94}, "val": {"loss": 0.25, "accuracy": 0.93}, "step": 12},
+    EVALUATE: {
+        "accuracy": 0.95,
+        "macro_f1": 0.948,
+        "slices": {"small": {"accuracy": 0.9, "support": 30}, "late": {"accuracy": 0.85, "support": 20}},
+    },
+}
+BASE_PER_CLASS = {
+    "cat": {"precision": 1.0, "recall": 0.98, "f1": 0.989899, "support": 50},
+    "dog": {"precision": 0.9, "recall": 0.92, "f1": 0.90989, "support": 50},
+    "eel": {"precision": 0.95, "recall": 0.94, "f1": 0.944974, "support": 50},
+}
+BASE_PARAMS = {"split": {"seed": 42}, "train": {"epochs": 12, "learning_rate": 0.003, "channels": 32}}
+VALID = {"success": True, "rows": 1797, "evaluated": 220, "successful": 220, "failed": 0, "failed_expectations": []}
+TRAIN_RUN = {
+    "device": "cpu",
+    "precision": "fp32",
+    "processes": 1,
+    "wall_seconds": 4.413,
+    "epochs": 12,
+    "resumed_from_epoch": None,
+}
+
+
+def improved_metrics() -> dict:
+    metrics = copy.deepcopy(BASE_METRICS)
+    metrics[TRAIN] = {"train": {"loss": 0.1, "accuracy": 0.97}, "val": {"loss": 0.12, "accuracy": 0.96}, "step": 15}
+    metrics[EVALUATE]["accuracy"], metrics[EVALUATE]["macro_f1"] = 0.97, 0.969
+    metrics[EVALUATE]["slices"]["small"]["accuracy"] = 0.95
+    return metrics
+
+
+def improved_per_class() -> dict:
+    per_class = copy.deepcopy(BASE_PER_CLASS)
+    per_class["dog"]["f1"] = 0.96
+    per_class["eel"]["f1"] = 0.93  # one class still gets worse: it must come first
+    return per_class
+
+
+def inputs(**overrides) -> ReportInputs:
+    fields = dict(
+        metrics=improved_metrics(),
+        base_metrics=BASE_METRICS,
+        per_class=improved_per_class(),
+        base_per_class=BASE_PER_CLASS,
+        params={"split": {"seed": 42}, "train": {"epochs": 15, "learning_rate": 0.003, "channels": 64}},
+        base_params=BASE_PARAMS,
+        validation=VALID,
+        train_run=TRAIN_RUN,
+        base_name="main (1a2b3c4)",
+        run_url=RUN_URL,
+        images=IMAGES,
+    )
+    fields.update(overrides)
+    return ReportInputs(**fields)
+
+
+def regressed() -> ReportInputs:
+    metrics = copy.deepcopy(BASE_METRICS)
+    metrics[TRAIN] = {"train": {"loss": 0.3, "accuracy": 0.9}, "val": {"loss": 0.4, "accuracy": 0.89}, "step": 12}
+    metrics[EVALUATE]["accuracy"], metrics[EVALUATE]["macro_f1"] = 0.91, 0.905
+    metrics[EVALUATE]["slices"]["late"]["accuracy"] = 0.7
+    per_class = copy.deepcopy(BASE_PER_CLASS)
+    per_class["cat"]["f1"] = 0.95
+    per_class["dog"]["f1"] = 0.80
+    return inputs(
+        metrics=metrics,
+        per_class=per_class,
+        params={"split": {"seed": 7}, "train": {"epochs": 12, "learning_rate": 0.03, "channels": 32}},
+        validation={
+            **VALID,
+            "success": False,
+            "failed": 1,
+            "successful": 219,
+            "failed_expectations": [
+                {
+                    "expectation": "expect_column_values_to_be_between",
+                    "column": "x3",
+                    "description": "x3 in 0..16",
+                    "observed": "2 values | out of range",
+                }
+            ],
+        },
+        train_run={**TRAIN_RUN, "device": "cuda", "precision": "bf16", "resumed_from_epoch": 5},
+    )
+
+
+def new_metric() -> ReportInputs:
+    metrics = improved_metrics()
+    metrics[EVALUATE]["top2_accuracy"] = 0.99
+    params = {"split": {"seed": 42}, "train": {"epochs": 12, "learning_rate": 0.003, "channels": 32, "depth": 3}}
+    return inputs(metrics=metrics, params=params)
+
+
+def missing_base() -> ReportInputs:
+    return inputs(
+        base_metrics=None, base_per_class=None, base_params=None, base_name=None, run_url=None, validation=None
+    )
+
+
+def base_without_metrics() -> ReportInputs:
+    return inputs(
+        base_metrics={TRAIN: None, EVALUATE: None},
+        base_per_class=None,
+        base_params=None,
+        dvc_diffs={
+            "metrics": "| Path | Metric | main | workspace | Change |\n|---|---|---|---|---|\n"
+            f"| {EVALUATE} | accuracy | - | 0.97 | - |"
+        },
+    )
+
+
+def data_drift() -> ReportInputs:
+    threshold = 0.05 / 4
+    drift = DriftResult(
+        level=0.05,
+        tests=(
+            DriftTest(KS_FAMILY, 0.61, 1.2e-30, threshold, "largest D on `x2`; Holm-adjusted over 64 features; 14 drifted"),
+            DriftTest(CHI2_FAMILY, 3.2, 0.2, threshold, "largest χ² on `colour`; Holm-adjusted over 1 feature; 0 drifted"),
+            DriftTest(TARGET_CHI2, 1.5, 0.47, threshold, "`kind` class counts, base vs PR"),
+            DriftTest(
+                MMD_FAMILY,
+                0.2184,
+                0.000999,
+                threshold,
+                "64 features z-scored on the pooled mean and SD (2 constant dropped); Gaussian kernel, "
+                "median-distance bandwidth, 1000 permutations",
+            ),
+        ),
+        drifted_features=tuple(f"x{i}" for i in range(14)),
+        notes=("`notes` is text: not tested for drift",),
+    )
+    comparison = DataComparison(
+        150, 160, "kind", "classification", {"cat": 50, "dog": 50, "eel": 50}, {"cat": 50, "dog": 60, "eel": 50}, drift
+    )
+    return inputs(data_changed=True, data=comparison)
+
+
+def data_not_compared() -> ReportInputs:
+    return inputs(data_changed=True, data_note="the base data could not be fetched through DVC (PathMissingError: x)")
+
+
+def baseline_reset() -> ReportInputs:
+    per_class = {label: dict(scores) for label, scores in improved_per_class().items()}
+    per_class["fox"] = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}  # a new class nobody predicts yet
+    return inputs(
+        per_class=per_class,
+        base_metrics=None,
+        base_per_class=None,
+        baseline_reset="the classes changed (added `fox`); the features changed (added `x9`; removed `x0`)",
+        data_changed=True,
+    )
+
+
+def regression() -> ReportInputs:
+    drift = DriftResult(
+        level=0.05,
+        tests=(
+            DriftTest(KS_FAMILY, 0.05, 0.9, 0.05 / 3, "largest D on `area`; Holm-adjusted over 3 features; 0 drifted"),
+            DriftTest(TARGET_KS, 0.31, 2.5e-6, 0.05 / 3, "`price` values, base vs PR"),
+            DriftTest(MMD_FAMILY, 0.001, 0.6, 0.05 / 3, "3 features z-scored on the pooled mean and SD; ..."),
+        ),
+        drifted_features=(),
+    )
+    summary = {"mean": 10.0, "std": 2.0, "min": 4.1, "max": 16.2}
+    comparison = DataComparison(
+        300, 310, "price", "regression", summary, {**summary, "mean": 11.5, "max": 18.0}, drift
+    )
+    return inputs(
+        task="regression",
+        metrics={EVALUATE: {"mae": 1.1, "rmse": 1.5, "r2": 0.81}},
+        base_metrics={EVALUATE: {"mae": 1.2, "rmse": 1.4, "r2": 0.8}},
+        per_class=None,
+        base_per_class=None,
+        residuals={"mae": 1.1, "rmse": 1.5, "r2": 0.81, "rows": 310},
+        base_residuals={"mae": 1.2, "rmse": 1.4, "r2": 0.8, "rows": 300},
+        images=(("Training curves", "training_curves.png"), ("Predicted vs actual", "predicted_vs_actual.png")),
+        data_changed=True,
+        data=comparison,
+    )
+
+
+CASES = {
+    "improved": inputs,
+    "regressed": regressed,
+    "new_metric": new_metric,
+    "missing_base": missing_base,
+    "base_without_metrics": base_without_metrics,
+    "data_drift": data_drift,
+    "data_not_compared": data_not_compared,
+    "baseline_reset": baseline_reset,
+    "regression": regression,
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_markdown_matches_golden_file(case):
+    text = render_markdown(CASES[case]())
+    golden = GOLDEN / f"{case}.md"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert golden.is_file(), f"{golden} missing: run UPDATE_GOLDEN=1 pytest tests/mlci/test_report_markdown.py"
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_rendering_is_deterministic():
+    assert render_markdown(data_drift()) == render_markdown(data_drift())
+
+
+def test_largest_regression_comes_first_in_per_class_table():
+    text = render_markdown(inputs())
+    first = next(line for line in text.splitlines() if line.startswith("| `cat`") or line.startswith("| `eel`"))
+    assert first.startswith("| `eel` | 0.9300 | 0.9450 | -0.0150 | 🔴 worse")
+
+
+def test_baseline_reset_shows_no_comparison_and_keeps_every_class():
+    text = render_markdown(baseline_reset())
+    assert "**Baseline reset:** the classes changed (added `fox`)" in text
+    assert "🔴" not in text and "🟢" not in text and "| base | Δ |" not in text
+    assert "| `fox` | 0.0000 | 0.0000 | 0.0000 | 0 |" in text
+
+
+def test_lower_is_better_for_loss_and_regression_errors():
+    text = render_markdown(regression())
+    assert "| `mae` | 1.1000 | 1.2000 | -0.1000 | 🟢 better |" in text
+    assert "| `rmse` | 1.5000 | 1.4000 | +0.1000 | 🔴 worse |" in text
+    assert "| `train.loss` |" in render_markdown(inputs()) and "| `train.loss` | 0.1000 | 0.2000 | -0.1000 | 🟢 better |" in render_markdown(inputs())
+
+
+def test_comment_variant_names_the_images_instead_of_linking_them():
+    text = render_markdown(inputs(), image_note="Images are in the `pr-report` artifact.")
+    assert "![" not in text
+    assert "Images are in the `pr-report` artifact." in text
+
+
+def test_untrusted_text_cannot_break_out_of_a_table_cell():
+    metrics = improved_metrics()
+    metrics[EVALUATE]["bad|name`"] = "x\ny"
+    text = render_markdown(inputs(metrics=metrics))
+    assert "| `bad\\|name'` | x y | — | — | 🆕 new |" in text
