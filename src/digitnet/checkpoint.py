@@ -1,10 +1,12 @@
 """The training checkpoint: a weights-only payload, a sha256 digest beside it, and a bad file moved aside.
 
 A checkpoint lets a preempted run resume. It is read with `torch.load(weights_only=True)`, so it holds only
-tensors and plain dicts, lists, numbers and strings, and a file someone else left there cannot run code. The
-digest (`train.pt.sha256`, in `sha256sum` format) is written after the file, each atomically, so a file cut short
-by a crash or changed afterwards is caught before unpickling. An unusable checkpoint is never fatal: one warning
-names the file and the reason, the file moves to `train.pt.corrupt` and training starts fresh.
+tensors and plain dicts, lists, numbers and strings, and a file someone else left there cannot run code. Its
+sha256 digest (`train.pt.sha256`, `sha256sum` lines) catches a file cut short or changed after saving before it is
+unpickled. The two files cannot be renamed together, so a save lists the new digest beside the old one, renames the
+checkpoint, then drops the old digest: killed at any instant, the checkpoint on disk matches a listed digest.
+An unusable checkpoint is never fatal: one warning names the file and the reason, the file moves to
+`train.pt.corrupt` and training starts fresh.
 """
 
 from __future__ import annotations
@@ -55,15 +57,32 @@ def _sha256_of(path: Path) -> str:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write `state` to `path`, then its digest; a crash at any point leaves no file that passes the check."""
+    """Write `state` to `path` with its digest; killed at any point, the checkpoint left matches a listed digest."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     torch.save(state, partial)
-    hexdigest = _sha256_of(partial)
+    new = _sha256_of(partial)
+    previous = [_sha256_of(path)] if path.is_file() else []  # the file on disk, whatever the digests say
+    _write_digests(path, [new, *previous])
     _move_into_place(partial, path)
-    digest_partial = path.with_name(path.name + ".sha256.partial")
-    digest_partial.write_text(f"{hexdigest}  {path.name}\n", encoding="utf-8")
-    _move_into_place(digest_partial, digest_path(path))
+    if previous:
+        _write_digests(path, [new])
+
+
+def _write_digests(path: Path, digests: list[str]) -> None:
+    partial = path.with_name(path.name + ".sha256.partial")
+    partial.write_text("".join(f"{digest}  {path.name}\n" for digest in digests), encoding="utf-8")
+    _move_into_place(partial, digest_path(path))
+
+
+def _recorded_digests(path: Path) -> list[str]:
+    """The well-formed sha256 digests listed for `path` (none when the digest file is missing or garbled)."""
+    try:
+        lines = digest_path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except FileNotFoundError:
+        return []
+    fields = [line.split()[0] for line in lines if line.strip()]
+    return [field for field in fields if re.fullmatch(r"[0-9a-f]{64}", field)]
 
 
 def remove_checkpoint(path: Path) -> None:
@@ -91,10 +110,10 @@ def _read_verified(path: Path) -> dict[str, Any]:
     digest_file = digest_path(path)
     if not digest_file.is_file():
         raise UnusableCheckpoint(f"its digest {digest_file} is missing")
-    recorded = digest_file.read_text(encoding="utf-8", errors="replace").split()
-    if not recorded or not re.fullmatch(r"[0-9a-f]{64}", recorded[0]):
+    recorded = _recorded_digests(path)
+    if not recorded:
         raise UnusableCheckpoint(f"its digest {digest_file} is not a sha256 line")
-    if hashlib.sha256(data).hexdigest() != recorded[0]:
+    if hashlib.sha256(data).hexdigest() not in recorded:
         raise UnusableCheckpoint(f"its sha256 does not match {digest_file} (cut short or changed after saving)")
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import digitnet.checkpoint as checkpoint
 from digitnet.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from digitnet.errors import TrainingInterrupted
 from digitnet.preprocess import fit_preprocessor, to_tensors
@@ -158,3 +159,33 @@ def test_save_replaces_file_and_digest_and_remove_deletes_both(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.pt", "train.pt.sha256"]
     remove_checkpoint(path)
     assert list(tmp_path.iterdir()) == []
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs."""
+
+
+@pytest.mark.parametrize(("renames_before_the_kill", "resumes_epoch"), [(0, 1), (1, 1), (2, 2)])
+def test_a_save_killed_between_its_renames_leaves_a_checkpoint_that_still_verifies(
+    tmp_path, monkeypatch, caplog, renames_before_the_kill, resumes_epoch
+):
+    """Renames: the digest listing new and old, the checkpoint, the digest listing only the new one."""
+    path = tmp_path / "train.pt"
+    state = {"fingerprint": "f", "model": {"w": torch.ones(2)}, "optimizer": {}}
+    save_checkpoint(path, {**state, "history": [{"epoch": 1}]})
+    real_move = checkpoint._move_into_place
+    renames = []
+
+    def move_then_maybe_die(partial: Path, target: Path) -> None:
+        if len(renames) == renames_before_the_kill:
+            raise Killed
+        renames.append(target.name)
+        real_move(partial, target)
+
+    monkeypatch.setattr(checkpoint, "_move_into_place", move_then_maybe_die)
+    with pytest.raises(Killed):
+        save_checkpoint(path, {**state, "history": [{"epoch": 1}, {"epoch": 2}]})
+    monkeypatch.undo()
+    with caplog.at_level(logging.WARNING):
+        assert len(load_checkpoint(path, "f")["history"]) == resumes_epoch
+    assert caplog.records == []
