@@ -118,6 +118,9 @@ def show_at(root: Path, commit: str, path: str) -> str | None:
 
 
 def _dvc(root: Path, *args: str) -> str | None:
+    """`dvc <args>`'s output in `root`; None (and a warning) when it fails or `root` is not a DVC repository."""
+    if not (root / ".dvc").is_dir():
+        return None
     result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         logger.warning("dvc %s failed: %s", " ".join(args), result.stderr.strip().splitlines()[-1:] or "")

@@ -129,13 +129,11 @@ def line_panels(root: Path, specs: Sequence[PlotSpec]) -> list[tuple[str, str, l
     for spec in specs:
         if spec.template not in LINE_TEMPLATES:
             continue
-        paths = list(spec.files)
+        frames = {file: read_plot_data(Path(root) / file) for file in spec.files}
+        frames = {file: frame for file, frame in frames.items() if frame is not None and not frame.empty}
         lines: list[Series] = []
         x_label = spec.x or "step"
-        for label, file in zip(_line_labels(paths), paths):
-            frame = read_plot_data(Path(root) / file)
-            if frame is None or frame.empty:
-                continue
+        for label, (file, frame) in zip(_line_labels(list(frames)), frames.items()):
             x_name = spec.x if spec.x in frame.columns else ("step" if "step" in frame.columns else None)
             xs = frame[x_name].to_numpy(dtype=np.float64) if x_name else np.arange(len(frame), dtype=np.float64)
             fields = list(spec.files[file]) or [
