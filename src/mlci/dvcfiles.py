@@ -196,13 +196,17 @@ def plot_specs(root: Path) -> list[PlotSpec]:
 def _expand_folders(root: Path, spec: PlotSpec) -> list[PlotSpec]:
     if len(spec.files) != 1:
         return [spec]
-    (path, fields), = spec.files.items()
+    ((path, fields),) = spec.files.items()
     folder = root / path
     if not folder.is_dir():
         return [spec]
     found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in PLOT_SUFFIXES)
     return [
-        PlotSpec(title=p.relative_to(root).as_posix(), files={p.relative_to(root).as_posix(): fields},
-                 template=spec.template, x=spec.x)
+        PlotSpec(
+            title=p.relative_to(root).as_posix(),
+            files={p.relative_to(root).as_posix(): fields},
+            template=spec.template,
+            x=spec.x,
+        )
         for p in found
     ]

@@ -29,7 +29,9 @@ def contract_dict(
 ) -> dict:
     """A contract mapping: `numeric` float features x0.., `categories` colour features c0.., `text` notes t0.."""
     features: dict = {f"x{i}": {"type": "float", "nullable": True} for i in range(numeric)}
-    features.update({f"c{i}": {"type": "category", "values": list(COLOURS), "nullable": True} for i in range(categories)})
+    features.update(
+        {f"c{i}": {"type": "category", "values": list(COLOURS), "nullable": True} for i in range(categories)}
+    )
     features.update({f"t{i}": {"type": "text"} for i in range(text)})
     spec: dict = {"name": target, "task": task}
     if task == "classification":

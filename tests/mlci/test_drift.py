@@ -55,7 +55,9 @@ def test_families_follow_the_contract_and_share_the_level_by_bonferroni():
         "Decision rule: drift is reported when any of the 4 test families rejects at α/4 = 0.0125 "
     )
     numeric_only = make_contract(numeric=3, categories=0)
-    result = detect_drift(make_frame(numeric_only, 100, 1), make_frame(numeric_only, 100, 2), numeric_only, permutations=20)
+    result = detect_drift(
+        make_frame(numeric_only, 100, 1), make_frame(numeric_only, 100, 2), numeric_only, permutations=20
+    )
     assert [t.name for t in result.tests] == [KS_FAMILY, TARGET_CHI2, MMD_FAMILY]
     assert result.threshold == pytest.approx(LEVEL / 3)
 
@@ -79,8 +81,12 @@ def test_false_alarm_rate_over_repeated_no_drift_samples_is_within_the_level(one
     p_values, alarms = [], 0
     for seed in range(pairs):
         result = detect_drift(
-            make_frame(contract, 120, 2 * seed), make_frame(contract, 120, 2 * seed + 1), contract,
-            level=LEVEL, permutations=permutations, seed=seed,
+            make_frame(contract, 120, 2 * seed),
+            make_frame(contract, 120, 2 * seed + 1),
+            contract,
+            level=LEVEL,
+            permutations=permutations,
+            seed=seed,
         )
         tests = by_name(result)
         p_values.append((tests[TARGET_CHI2].p_value, tests[MMD_FAMILY].p_value))

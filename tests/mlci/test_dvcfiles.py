@@ -65,7 +65,9 @@ def test_metrics_files_are_each_stage_s_then_the_top_level_ones_with_vars_resolv
 
 
 def test_vars_files_give_only_the_named_keys_and_params_yaml_is_the_default_context(tmp_path: Path):
-    root = project(tmp_path, "vars: [data/schema.yaml:path]\nstages:\n  s:\n    cmd: ${path} ${other} ${train.epochs}\n")
+    root = project(
+        tmp_path, "vars: [data/schema.yaml:path]\nstages:\n  s:\n    cmd: ${path} ${other} ${train.epochs}\n"
+    )
     (root / "params.yaml").write_text("train:\n  epochs: 3\n", encoding="utf-8")
     assert load_dvc_yaml(root)["stages"]["s"]["cmd"] == "data/table.csv ${other} 3"
 
@@ -75,14 +77,19 @@ def test_plots_from_the_top_level_list_and_from_stage_outputs(tmp_path: Path):
     assert specs == [
         PlotSpec(
             title="Training loss",
-            files={"runs/train/curves/train/loss.tsv": ("loss",), "runs/train/curves/val/loss.tsv": ("loss", "smoothed")},
+            files={
+                "runs/train/curves/train/loss.tsv": ("loss",),
+                "runs/train/curves/val/loss.tsv": ("loss", "smoothed"),
+            },
             template="linear",
             x="step",
         ),
         PlotSpec(title="Scores", files={"runs/evaluate/scores.csv": ("score",)}),
         PlotSpec(title="runs/evaluate/plain.tsv", files={"runs/evaluate/plain.tsv": ()}),
         PlotSpec(title="runs/train/curves", files={"runs/train/curves": ()}),  # not a folder here: kept as named
-        PlotSpec(title="runs/evaluate/roc.json", files={"runs/evaluate/roc.json": ("tpr",)}, template="simple", x="fpr"),
+        PlotSpec(
+            title="runs/evaluate/roc.json", files={"runs/evaluate/roc.json": ("tpr",)}, template="simple", x="fpr"
+        ),
     ]
 
 

@@ -37,12 +37,18 @@ def test_per_class_scores_come_from_the_predictions_and_keep_classes_never_seen(
 def test_residual_statistics_of_a_regression():
     frame = pd.DataFrame({"target": [1.0, 2.0, 3.0, None], "prediction": [1.0, 3.0, 2.0, 5.0]})
     residuals = residual_metrics(frame)
-    assert residuals == {"mae": pytest.approx(2 / 3, abs=1e-6), "rmse": pytest.approx(math.sqrt(2 / 3), abs=1e-6),
-                         "r2": 0.0, "rows": 3}
+    assert residuals == {
+        "mae": pytest.approx(2 / 3, abs=1e-6),
+        "rmse": pytest.approx(math.sqrt(2 / 3), abs=1e-6),
+        "r2": 0.0,
+        "rows": 3,
+    }
 
 
 def test_predictions_need_target_and_prediction_columns():
-    with pytest.raises(MetricsError, match=r"^reports/predictions.csv has no column prediction \(columns: id, target\)$"):
+    with pytest.raises(
+        MetricsError, match=r"^reports/predictions.csv has no column prediction \(columns: id, target\)$"
+    ):
         predictions_from_text("id,target\n1,a\n", make_contract())
 
 
@@ -61,7 +67,11 @@ def test_plain_tables_show_every_metrics_file_then_per_class_then_slices(tmp_pat
         "per class (reports/predictions.csv)",
         "slices",
     ]
-    assert [line.split() for line in blocks[0].splitlines()[1:]] == [["metric", "value"], ["train.loss", "0.1000"], ["step", "3"]]
+    assert [line.split() for line in blocks[0].splitlines()[1:]] == [
+        ["metric", "value"],
+        ["train.loss", "0.1000"],
+        ["step", "3"],
+    ]
     assert "cat" in blocks[2] and "support" in blocks[2]
 
 

@@ -132,7 +132,10 @@ def test_changed_data_that_cannot_be_fetched_is_named(repo: Path, tmp_path: Path
     make_frame(make_contract(), 50, 2).to_csv(repo / "data/table.csv", index=False)
     (repo / "data.dvc").write_text("outs:\n- md5: bbbb\n  path: data\n", encoding="utf-8")
     text = build_report_files(repo, "main", tmp_path / "out").read_text(encoding="utf-8")
-    assert "`data.dvc` changed, but the data could not be compared: the base data could not be fetched through DVC (" in text
+    assert (
+        "`data.dvc` changed, but the data could not be compared: the base data could not be fetched through DVC ("
+        in text
+    )
 
 
 def test_regression_project_gets_residuals_and_a_scatter(repo: Path, tmp_path: Path):
@@ -158,7 +161,9 @@ def test_unknown_base_ref_says_how_to_fetch_it(repo: Path, tmp_path: Path):
 
 def test_missing_metrics_say_to_run_the_pipeline(repo: Path, tmp_path: Path):
     shutil.rmtree(repo / "runs")
-    with pytest.raises(ReportError, match=r"runs/evaluate/metrics.json not found: run `dvc repro` \(or `make repro`\) first$"):
+    with pytest.raises(
+        ReportError, match=r"runs/evaluate/metrics.json not found: run `dvc repro` \(or `make repro`\) first$"
+    ):
         build_report_files(repo, None, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -180,7 +185,9 @@ def test_line_plots_are_read_from_the_files_dvc_yaml_names(tmp_path: Path):
         path = tmp_path / f"live/{split}/loss.tsv"
         path.parent.mkdir(parents=True)
         path.write_text("step\tloss\n1\t1.0\n2\t0.5\n", encoding="utf-8")
-    spec = PlotSpec("Loss", {"live/train/loss.tsv": ("loss",), "live/val/loss.tsv": ("loss",), "gone.tsv": ()}, "linear", "step")
+    spec = PlotSpec(
+        "Loss", {"live/train/loss.tsv": ("loss",), "live/val/loss.tsv": ("loss",), "gone.tsv": ()}, "linear", "step"
+    )
     confusion = PlotSpec("Confusion", {"reports/predictions.csv": ()}, "confusion", "target")
     (panel,) = line_panels(tmp_path, [spec, confusion])
     assert panel == ("Loss", "step", [("train", [(1.0, 1.0), (2.0, 0.5)]), ("val", [(1.0, 1.0), (2.0, 0.5)])])
@@ -190,7 +197,6 @@ def test_png_bytes_are_the_same_for_the_same_inputs(tmp_path: Path):
     counts = np.array([[3, 1], [0, 4]])
     first = render_confusion_matrix(["a", "b"], counts, tmp_path / "a.png").read_bytes()
     assert first == render_confusion_matrix(["a", "b"], counts, tmp_path / "b.png").read_bytes()
-
 
 
 @pytest.mark.slow  # `dvc init` and two `dvc ... diff` runs: several seconds

@@ -12,7 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from mlci.drift import CHI2_FAMILY, KS_FAMILY, MMD_FAMILY, TARGET_CHI2, TARGET_KS, DataComparison, DriftResult, DriftTest
+from mlci.drift import (
+    CHI2_FAMILY,
+    KS_FAMILY,
+    MMD_FAMILY,
+    TARGET_CHI2,
+    TARGET_KS,
+    DataComparison,
+    DriftResult,
+    DriftTest,
+)
 from mlci.report import ReportInputs, render_markdown
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -139,8 +148,12 @@ def data_drift() -> ReportInputs:
     drift = DriftResult(
         level=0.05,
         tests=(
-            DriftTest(KS_FAMILY, 0.61, 1.2e-30, threshold, "largest D on `x2`; Holm-adjusted over 64 features; 14 drifted"),
-            DriftTest(CHI2_FAMILY, 3.2, 0.2, threshold, "largest χ² on `colour`; Holm-adjusted over 1 feature; 0 drifted"),
+            DriftTest(
+                KS_FAMILY, 0.61, 1.2e-30, threshold, "largest D on `x2`; Holm-adjusted over 64 features; 14 drifted"
+            ),
+            DriftTest(
+                CHI2_FAMILY, 3.2, 0.2, threshold, "largest χ² on `colour`; Holm-adjusted over 1 feature; 0 drifted"
+            ),
             DriftTest(TARGET_CHI2, 1.5, 0.47, threshold, "`kind` class counts, base vs PR"),
             DriftTest(
                 MMD_FAMILY,
@@ -187,9 +200,7 @@ def regression() -> ReportInputs:
         drifted_features=(),
     )
     summary = {"mean": 10.0, "std": 2.0, "min": 4.1, "max": 16.2}
-    comparison = DataComparison(
-        300, 310, "price", "regression", summary, {**summary, "mean": 11.5, "max": 18.0}, drift
-    )
+    comparison = DataComparison(300, 310, "price", "regression", summary, {**summary, "mean": 11.5, "max": 18.0}, drift)
     return inputs(
         task="regression",
         metrics={EVALUATE: {"mae": 1.1, "rmse": 1.5, "r2": 0.81}},
@@ -249,7 +260,8 @@ def test_lower_is_better_for_loss_and_regression_errors():
     text = render_markdown(regression())
     assert "| `mae` | 1.1000 | 1.2000 | -0.1000 | 🟢 better |" in text
     assert "| `rmse` | 1.5000 | 1.4000 | +0.1000 | 🔴 worse |" in text
-    assert "| `train.loss` |" in render_markdown(inputs()) and "| `train.loss` | 0.1000 | 0.2000 | -0.1000 | 🟢 better |" in render_markdown(inputs())
+    assert "| `train.loss` | 0.1000 | 0.2000 | -0.1000 | 🟢 better |" in render_markdown(inputs())
+    assert "| `step` | 15 | 12 | +3 |  |" in render_markdown(inputs())  # a counter: neither better nor worse
 
 
 def test_comment_variant_names_the_images_instead_of_linking_them():

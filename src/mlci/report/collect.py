@@ -85,7 +85,10 @@ def baseline_change(base: DataContract | None, current: DataContract) -> str | N
     elif current.target.is_classification:
         old, new = {str(c) for c in base.target.classes or ()}, {str(c) for c in current.target.classes or ()}
         if old != new:
-            parts = [f"added {_names(new - old)}" if new - old else "", f"removed {_names(old - new)}" if old - new else ""]
+            parts = [
+                f"added {_names(new - old)}" if new - old else "",
+                f"removed {_names(old - new)}" if old - new else "",
+            ]
             changes.append("the classes changed (" + "; ".join(p for p in parts if p) + ")")
     old_features, new_features = set(base.feature_names), set(current.feature_names)
     if old_features != new_features:
