@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -195,11 +195,13 @@ def build_expectations(contract: DataContract) -> list[gxe.Expectation]:
 
 
 def expectation_key(expectation: Any) -> str:
-    """An expectation without its id, as text: two suites with the same keys check the same rules."""
-    config = expectation.configuration
-    return json.dumps(
-        {"type": config.type, "kwargs": config.kwargs, "description": config.description}, sort_keys=True, default=str
-    )
+    """An expectation (or its entry in a suite's JSON) without its id, as text: equal keys check the same rule."""
+    if isinstance(expectation, Mapping):
+        kind, kwargs, description = expectation["type"], expectation["kwargs"], expectation.get("description")
+    else:
+        config = expectation.configuration
+        kind, kwargs, description = config.type, config.kwargs, config.description
+    return json.dumps({"type": kind, "kwargs": kwargs, "description": description}, sort_keys=True, default=str)
 
 
 # ------------------------------------------------------------------------------------------------------- the project
