@@ -82,8 +82,11 @@ FORCE:
 
 data: $(DATA_PULLED) ## Pull the tracked data from the DVC remote (when missing or data.dvc changed)
 
+# A preempted training run (SIGTERM) leaves checkpoints/PREEMPTED: the recipe then exits 75 (make reports
+# "Error 75" and exits 2), any other failure keeps DVC's status (255).
 repro: data ## Pull the data, reproduce the pipeline, print the metrics
-	$(BIN)/dvc repro
+	@echo "$(BIN)/dvc repro"; $(BIN)/dvc repro || { rc=$$?; if [ -f checkpoints/PREEMPTED ]; then \
+		echo "preempted: run \`make repro\` again to resume from checkpoints/train.pt" >&2; exit 75; fi; exit $$rc; }
 	@$(MAKE) --no-print-directory metrics
 
 validate: data ## Pull the data and run only the GX validation stage
@@ -172,4 +175,4 @@ image: ## Build the container image (docker build; where no Docker engine runs: 
 .PHONY: rename
 rename: ## Rename the package everywhere: make rename NAME=my_project
 	@test -n "$(NAME)" || { echo "usage: make rename NAME=my_project" >&2; exit 2; }
-	$(PYTHON) scripts/rename_package.py "$(NAME)"
+	$(PYTHON) scripts/rename_package.py "$(NAME)" --venv "$(VENV)"

@@ -85,6 +85,11 @@ def _recorded_digests(path: Path) -> list[str]:
     return [field for field in fields if re.fullmatch(r"[0-9a-f]{64}", field)]
 
 
+def preempted_marker(path: Path) -> Path:
+    """The file a preempted run leaves beside its checkpoint (its content: the last finished epoch)."""
+    return path.with_name("PREEMPTED")
+
+
 def remove_checkpoint(path: Path) -> None:
     """Delete a checkpoint and its digest (the run is complete: the next one starts fresh)."""
     path.unlink(missing_ok=True)

@@ -102,6 +102,7 @@ def _relaunch_under_torchrun(processes: int, argv: Sequence[str]) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from digitnet.checkpoint import preempted_marker, remove_checkpoint
     from digitnet.config import load_config
     from digitnet.data import load_data_contract, read_raw_csv
     from digitnet.distributed import ranks_from_env, start_process_group, stop_process_group
@@ -111,8 +112,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = load_config(args.params)
     ranks = ranks_from_env()
+    marker = preempted_marker(args.checkpoint)
+    if ranks.is_main:
+        marker.unlink(missing_ok=True)
     if config.train.processes > 1 and not ranks.is_distributed:
-        return _relaunch_under_torchrun(config.train.processes, args.argv)
+        status = _relaunch_under_torchrun(config.train.processes, args.argv)
+        return EXIT_PREEMPTED if status != 0 and marker.is_file() else status  # torchrun reports 1 for any failure
     contract = load_data_contract(args.contract)
     train_frame = read_raw_csv(args.split_dir / "train.csv")
     preprocessor = fit_preprocessor(train_frame, contract)
@@ -134,6 +139,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             ranks=ranks,
             spec=spec,
         )
+    except TrainingInterrupted as stop:
+        if ranks.is_main:  # `make repro` and the pipeline workflow tell preemption from failure by this file
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(f"{stop.epochs_done}\n", encoding="utf-8")
+        raise
     finally:
         stop_process_group()
     if not ranks.is_main:
@@ -151,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         },
     )
     _write_training_curves(result.history, args.live_dir)
-    args.checkpoint.unlink(missing_ok=True)  # the run is complete: the next one starts fresh
+    remove_checkpoint(args.checkpoint)  # the run is complete: the next one starts fresh
     final = result.history[-1]
     logger.info("trained %d epochs: val_accuracy=%.4f", final.epoch, final.val_accuracy)
     return 0
