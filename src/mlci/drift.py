@@ -33,6 +33,7 @@ DEFAULT_LEVEL = 0.05
 DEFAULT_PERMUTATIONS = 1000
 PERMUTATION_CHUNK = 250  # permutations scored per matrix product (bounds memory at N x chunk)
 BANDWIDTH_SAMPLE = 1000  # rows whose pairwise distances set the kernel bandwidth
+MMD_MAX_ROWS = 2500  # rows per side the MMD kernel uses (a random subset beyond that: the kernel is N x N in memory)
 TIE_TOLERANCE = 1e-12  # a permuted statistic this close to the observed one counts as a tie (not below it)
 
 KS_FAMILY = "Kolmogorov-Smirnov per numeric feature"
@@ -273,11 +274,18 @@ def detect_drift(
             )
             tests.append(DriftTest(TARGET_KS, statistic, p_value, threshold, f"`{target}` values, base vs PR"))
     if run_mmd:
-        statistic, p_value = mmd_permutation_test(base_scaled, pr_scaled, permutations=permutations, seed=seed)
+        rng = np.random.default_rng(seed)
+        base_rows, pr_rows = (
+            sample[rng.choice(len(sample), MMD_MAX_ROWS, replace=False)] if len(sample) > MMD_MAX_ROWS else sample
+            for sample in (base_scaled, pr_scaled)
+        )
+        statistic, p_value = mmd_permutation_test(base_rows, pr_rows, permutations=permutations, seed=seed)
         dropped = len(numeric) - int(kept.sum())
+        subset = len(base_rows) < len(base_scaled) or len(pr_rows) < len(pr_scaled)
         detail = (
             f"{int(kept.sum())} features z-scored on the pooled mean and SD"
             + (f" ({dropped} constant dropped)" if dropped else "")
+            + (f"; a random {MMD_MAX_ROWS} rows per side at most" if subset else "")
             + f"; Gaussian kernel, median-distance bandwidth, {permutations} permutations"
         )
         tests.append(DriftTest(MMD_FAMILY, statistic, p_value, threshold, detail))

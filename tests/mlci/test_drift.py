@@ -204,3 +204,12 @@ def test_level_out_of_range_is_refused():
     frame = make_frame(contract, 20, 1)
     with pytest.raises(ValueError, match="^drift level must be between 0 and 1, got 1.5$"):
         detect_drift(frame, frame, contract, level=1.5)
+
+
+def test_mmd_uses_a_bounded_random_subset_of_large_samples(monkeypatch):
+    import mlci.drift
+
+    monkeypatch.setattr(mlci.drift, "MMD_MAX_ROWS", 50)
+    contract = make_contract(numeric=2, categories=0)
+    result = detect_drift(make_frame(contract, 80, 1), make_frame(contract, 30, 2), contract, permutations=20)
+    assert "; a random 50 rows per side at most;" in by_name(result)[MMD_FAMILY].detail
