@@ -129,7 +129,9 @@ def _number(source: str, where: str, value: Any, *, integer: bool = False) -> fl
 def _check_keys(source: str, where: str, raw: Mapping, known: Sequence[str]) -> None:
     unknown = [key for key in raw if key not in known]
     if unknown:
-        raise _fail(source, f"{where}.{unknown[0]}" if where else str(unknown[0]), f"unknown key (known: {', '.join(known)})")
+        raise _fail(
+            source, f"{where}.{unknown[0]}" if where else str(unknown[0]), f"unknown key (known: {', '.join(known)})"
+        )
 
 
 def _mapping(source: str, where: str, raw: Any) -> Mapping:
@@ -139,7 +141,9 @@ def _mapping(source: str, where: str, raw: Any) -> Mapping:
 
 
 def _bounds(source: str, where: str, low: Any, high: Any, integer: bool = False) -> tuple:
-    low, high = _number(source, f"{where}.min", low, integer=integer), _number(source, f"{where}.max", high, integer=integer)
+    low, high = _number(source, f"{where}.min", low, integer=integer), _number(
+        source, f"{where}.max", high, integer=integer
+    )
     if low is not None and high is not None and low > high:
         raise _fail(source, where, f"min {low} is above max {high}")
     return low, high
@@ -244,16 +248,21 @@ def load_contract(path: str | Path = CONTRACT) -> DataContract:
     return contract_from_dict(raw, source=str(path))
 
 
+def _flow(mapping: Mapping) -> str:
+    """A mapping as one line of flow-style YAML."""
+    return yaml.safe_dump(mapping, default_flow_style=True, sort_keys=False, allow_unicode=True, width=math.inf).strip()
+
+
 def dump_contract(contract: DataContract, path: str | Path, header: str = "") -> None:
     """Write the contract as YAML (atomically), features one per line so a review reads it column by column."""
     path = Path(path)
     mapping = contract.to_dict()
     features = mapping.pop("features")
-    text = header + yaml.safe_dump(mapping, sort_keys=False, default_flow_style=None, allow_unicode=True)
-    text += "features:\n" + "".join(
-        f"  {yaml.safe_dump({name: spec}, default_flow_style=True, sort_keys=False, allow_unicode=True).strip()[1:-1]}\n"
-        for name, spec in features.items()
+    # width=inf: PyYAML folds long flow lists at 80 characters, mid-value; one line per feature reads better.
+    text = header + yaml.safe_dump(
+        mapping, sort_keys=False, default_flow_style=None, allow_unicode=True, width=math.inf
     )
+    text += "features:\n" + "".join(f"  {_flow({name: spec})[1:-1]}\n" for name, spec in features.items())
     contract_from_dict(yaml.safe_load(text), source=str(path))  # what is written must load back
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -356,7 +365,11 @@ def infer_contract(
     labels = frame[target].dropna()
     if task is None:
         few = labels.nunique() <= MAX_CATEGORIES
-        task = "classification" if (not pd.api.types.is_numeric_dtype(labels) or (few and (labels == labels.round()).all())) else "regression"
+        task = (
+            "classification"
+            if (not pd.api.types.is_numeric_dtype(labels) or (few and (labels == labels.round()).all()))
+            else "regression"
+        )
     if task == "classification":
         shares = labels.value_counts(normalize=True)
         classes = tuple(sorted((_plain(c) for c in shares.index), key=lambda c: (str(type(c)), c)))
@@ -382,4 +395,3 @@ def infer_contract(
         min_rows=max(1, rows // 2),
         max_rows=rows * 10,
     )
-

@@ -1,0 +1,172 @@
+"""The data contract: a bad one fails at load with the key and the reason; inference drafts each column type; a
+dumped contract loads back as it was."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mlci.contract import Feature, Target, contract_from_dict, dump_contract, infer_contract, load_contract
+from mlci.errors import ContractError
+
+
+def test_a_missing_contract_says_how_to_draft_one(tmp_path):
+    with pytest.raises(ContractError) as error:
+        load_contract(tmp_path / "schema.yaml")
+    assert str(error.value) == (
+        f"{tmp_path / 'schema.yaml'} not found: draft one with `mlci schema infer DATA.csv --target COLUMN`, "
+        "review it, commit it"
+    )
+
+
+def test_a_contract_that_is_not_yaml_is_named(tmp_path):
+    path = tmp_path / "schema.yaml"
+    path.write_text("path: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ContractError) as error:
+        load_contract(path)
+    assert str(error.value).startswith(f"{path}: not valid YAML (")
+
+
+def broken(contract_dicts, change) -> str:
+    raw = contract_dicts["mixed"]
+    change(raw)
+    with pytest.raises(ContractError) as error:
+        contract_from_dict(raw, source="schema.yaml")
+    return str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda raw: raw.update(colour="red"), "colour: unknown key (known: path, id, target, rows, features)"),
+        (lambda raw: raw.pop("path"), "path: the data file's path (relative to the repository root) is required"),
+        (lambda raw: raw.update(id=3), "id: expected a column name, got 3"),
+        (lambda raw: raw["rows"].update(min=2000), "rows: min 2000 is above max 1000"),
+        (lambda raw: raw["rows"].update(min=1.5), "rows.min: expected a whole number, got 1.5"),
+        (lambda raw: raw.update(features={}), "features: at least one feature is required"),
+        (
+            lambda raw: raw["features"]["width"].update(type="number"),
+            "features.width.type: 'number' is not one of int, float, category, text",
+        ),
+        (
+            lambda raw: raw["features"]["width"].update(max="ten"),
+            "features.width.max: expected a finite number, got 'ten'",
+        ),
+        (
+            lambda raw: raw["features"]["width"].update(max=float("nan")),
+            "features.width.max: expected a finite number, got nan",
+        ),
+        (
+            lambda raw: raw["features"]["colour"].pop("values"),
+            "features.colour.values: a category needs a non-empty list of allowed values",
+        ),
+        (
+            lambda raw: raw["features"]["note"].update(values=["a"]),
+            "features.note.values: only a category has values (this is text)",
+        ),
+        (
+            lambda raw: raw["features"]["colour"].update(min=0),
+            "features.colour: min/max apply to int and float columns, not category",
+        ),
+        (
+            lambda raw: raw["features"]["width"].update(nullable="yes"),
+            "features.width.nullable: expected true or false, got 'yes'",
+        ),
+        (
+            lambda raw: raw["features"]["width"].update(unit="cm"),
+            "features.width.unit: unknown key (known: type, min, max, values, nullable)",
+        ),
+        (
+            lambda raw: raw["features"].update(species={"type": "text"}),
+            "features: 'species' is named twice (id, target and features differ)",
+        ),
+        (
+            lambda raw: raw["target"].update(task="ranking"),
+            "target.task: 'ranking' is not one of classification, regression",
+        ),
+        (lambda raw: raw["target"].pop("name"), "target.name: the target column's name is required"),
+        (
+            lambda raw: raw["target"].update(classes=["cat"]),
+            "target.classes: classification needs a list of at least two classes",
+        ),
+        (lambda raw: raw["target"].update(classes=["cat", "cat"]), "target.classes: classes must be distinct"),
+        (lambda raw: raw["target"].update(max_share=1.5), "target.max_share: 1.5 is not a share between 0 and 1"),
+        (lambda raw: raw["target"].update(min_share=0.6), "target: min_share 0.6 is above max_share 0.5"),
+        (
+            lambda raw: raw["target"].update(min=0),
+            "target: min/max apply to a regression target; use min_share/max_share",
+        ),
+        (
+            lambda raw: raw["target"].update(task="regression"),
+            "target: classes and shares apply to classification, not regression",
+        ),
+    ],
+)
+def test_a_bad_contract_fails_at_load_naming_the_key_and_the_reason(contract_dicts, change, message):
+    assert broken(contract_dicts, change) == f"schema.yaml: {message}"
+
+
+def test_a_contract_loads_with_its_columns_in_reading_order(contracts):
+    mixed = contracts["mixed"]
+    assert mixed.columns == ["row_id", "width", "count", "floors", "colour", "size", "note", "weight", "species"]
+    assert mixed.feature("size") == Feature(name="size", type="category", values=("1", "2", "3"))
+    assert mixed.target == Target(
+        name="species", task="classification", classes=("cat", "dog", "fox"), min_share=0.2, max_share=0.5
+    )
+    assert (mixed.min_rows, mixed.max_rows, contracts["regression"].id) == (50, 1000, None)
+
+
+@pytest.mark.parametrize("name", ["mixed", "binary", "regression"])
+def test_a_dumped_contract_loads_back_as_it_was(tmp_path, contracts, name):
+    path = tmp_path / "schema.yaml"
+    dump_contract(contracts[name], path, header="# reviewed\n")
+    assert replace(load_contract(path), source=name + ".yaml") == contracts[name]
+    assert path.read_text(encoding="utf-8").startswith("# reviewed\npath: ")
+
+
+def test_a_dumped_contract_has_one_line_per_feature_however_long(tmp_path, contracts):
+    values = tuple(f"a long category value number {i}" for i in range(12))
+    contract = replace(contracts["regression"], features=(Feature(name="kind", type="category", values=values),))
+    path = tmp_path / "schema.yaml"
+    dump_contract(contract, path)
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("features:\n  kind: {type: category, values: [" + ", ".join(values) + "]}\n")
+
+
+def test_inference_drafts_each_column_type(frames):
+    frame = frames["mixed"]()
+    contract = infer_contract(frame, "data/table.csv", target="species", id_column="row_id")
+    assert contract.features == (
+        Feature(name="width", type="float", min=-0.9907, max=10.9337),  # 0.003..9.94 widened by 10% of the span
+        Feature(name="count", type="int", min=-1, max=6),
+        Feature(name="floors", type="int", min=0, max=4, nullable=True),
+        Feature(name="colour", type="category", values=("blue", "green", "red")),
+        Feature(name="size", type="int", min=0, max=4),  # numbers in the file: an int until a person says otherwise
+        Feature(name="note", type="text"),  # more distinct strings than a category holds
+        Feature(name="weight", type="float", min=-8.851, max=109.361, nullable=True),
+    )
+    assert contract.target == Target(
+        name="species", task="classification", classes=("cat", "dog", "fox"), min_share=0.1667, max_share=0.5
+    )
+    assert (contract.id, contract.min_rows, contract.max_rows) == ("row_id", 60, 1200)
+
+
+def test_inference_takes_a_few_integer_labels_as_classes_and_many_numbers_as_regression(frames):
+    binary = infer_contract(frames["binary"](), "data/binary.csv", target="y", id_column="key")
+    assert (binary.target.task, binary.target.classes) == ("classification", (0, 1))
+    regression = infer_contract(frames["regression"](), "data/prices.csv", target="price")
+    assert (regression.target.task, regression.target.classes, regression.id) == ("regression", None, None)
+    assert regression.target.min < 0 < 1000 < regression.target.max
+
+
+def test_inference_names_a_missing_target_column(frames):
+    with pytest.raises(ContractError) as error:
+        infer_contract(frames["binary"](), "data/binary.csv", target="label")
+    assert str(error.value) == "data/binary.csv: no column 'label' (columns: key, x, n, y)"
+
+
+def test_an_inferred_contract_is_a_valid_contract(tmp_path, frames):
+    contract = infer_contract(frames["mixed"](), "data/table.csv", target="species", id_column="row_id")
+    dump_contract(contract, tmp_path / "schema.yaml")
+    assert replace(load_contract(tmp_path / "schema.yaml"), source=contract.source) == contract
