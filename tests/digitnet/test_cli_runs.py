@@ -1,4 +1,5 @@
-"""The train/evaluate commands as separate processes: byte-identical metrics, resume after SIGKILL, SIGTERM."""
+"""The train/evaluate commands as separate processes: byte-identical metrics and predictions, resume after SIGKILL,
+SIGTERM."""
 
 import os
 import signal
@@ -8,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from digitnet.cli import EXIT_PREEMPTED
 
@@ -29,19 +29,28 @@ def _digitnet(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-def _project(root: Path, digits) -> Path:
-    (root / "data").mkdir(parents=True)
-    digits.to_csv(root / "data" / "digits.csv", index=False)
-    (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
-    assert _digitnet("split", cwd=root).returncode == 0
-    return root
+@pytest.fixture(scope="session")
+def split_project(write_project):
+    """Write a scratch project into a folder and run `digitnet split` there."""
+
+    def make(root: Path) -> Path:
+        write_project(root, PARAMS)
+        split = _digitnet("split", cwd=root)
+        assert split.returncode == 0, split.stderr
+        return root
+
+    return make
 
 
-def _train_and_evaluate(root: Path) -> bytes:
+def _evaluation_files(root: Path) -> dict[str, bytes]:
+    return {name: (root / name).read_bytes() for name in ("dvclive/evaluate/metrics.json", "reports/predictions.csv")}
+
+
+def _train_and_evaluate(root: Path) -> dict[str, bytes]:
     for command in ("train", "evaluate"):
         result = _digitnet(command, cwd=root)
         assert result.returncode == 0, result.stderr
-    return (root / "dvclive/evaluate/metrics.json").read_bytes()
+    return _evaluation_files(root)
 
 
 def _start_training_and_wait_for_checkpoint(root: Path) -> subprocess.Popen:
@@ -63,16 +72,18 @@ def _start_training_and_wait_for_checkpoint(root: Path) -> subprocess.Popen:
 
 
 @pytest.fixture(scope="module")
-def reference_metrics(tmp_path_factory, digits) -> bytes:
-    return _train_and_evaluate(_project(tmp_path_factory.mktemp("reference"), digits))
+def reference_outputs(tmp_path_factory, split_project) -> dict[str, bytes]:
+    return _train_and_evaluate(split_project(tmp_path_factory.mktemp("reference")))
 
 
-def test_same_params_and_data_give_byte_identical_metrics(reference_metrics, tmp_path, digits):
-    assert _train_and_evaluate(_project(tmp_path, digits)) == reference_metrics
+def test_same_params_and_data_give_byte_identical_metrics_and_predictions(reference_outputs, tmp_path, split_project):
+    assert _train_and_evaluate(split_project(tmp_path)) == reference_outputs
 
 
-def test_training_killed_mid_run_resumes_to_the_same_metrics(reference_metrics, tmp_path, digits):
-    root = _project(tmp_path, digits)
+def test_training_killed_mid_run_resumes_to_the_same_metrics_and_predictions(
+    reference_outputs, tmp_path, split_project
+):
+    root = split_project(tmp_path)
     process = _start_training_and_wait_for_checkpoint(root)
     process.kill()
     process.wait()
@@ -82,11 +93,11 @@ def test_training_killed_mid_run_resumes_to_the_same_metrics(reference_metrics, 
     assert "resuming from checkpoint checkpoints/train.pt after epoch" in resumed.stderr
     evaluated = _digitnet("evaluate", cwd=root)
     assert evaluated.returncode == 0, evaluated.stderr
-    assert (root / "dvclive/evaluate/metrics.json").read_bytes() == reference_metrics
+    assert _evaluation_files(root) == reference_outputs
 
 
-def test_sigterm_saves_a_checkpoint_and_exits_with_the_preempted_code(tmp_path, digits):
-    root = _project(tmp_path, digits)
+def test_sigterm_saves_a_checkpoint_and_exits_with_the_preempted_code(tmp_path, split_project):
+    root = split_project(tmp_path)
     process = _start_training_and_wait_for_checkpoint(root)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
