@@ -71,7 +71,7 @@ class ValidationSummary:
         return summary
 
 
-# ------------------------------------------------------------------------------------------------ reading as the contract
+# ---------------------------------------------------------------------------------------------- reading as the contract
 def _as_text(value: Any) -> str:
     """A cell or contract value as text, so 1, 1.0 and "1" compare equal (pandas guesses a CSV column's type)."""
     if isinstance(value, float) and value.is_integer():
@@ -244,7 +244,7 @@ def _summarise(result: Any, suite_order: list[str], contract: DataContract, read
     )
 
 
-# ------------------------------------------------------------------------------------------------ running the checkpoint
+# ----------------------------------------------------------------------------------------------- running the checkpoint
 def _use_local_logo(site: Path) -> None:
     """Point the Data Docs logo at the site's own copy, so opening a page tells no server about this project."""
     logo = site / "static" / "images" / "logo-long.png"

@@ -85,7 +85,8 @@ def test_markdown_of_a_pass_is_one_line_and_the_heading_is_optional():
 def test_annotations_point_at_the_data_file_with_github_escaping():
     assert annotations(FAILED) == [
         "::error file=data/table.csv,title=expect_table_columns_to_match_set"
-        "::the columns are exactly the contract's 9, in any order - observed: missing: count; 2 more checks fail with it",
+        "::the columns are exactly the contract's 9, in any order"
+        " - observed: missing: count; 2 more checks fail with it",
         "::error file=data/table.csv,title=expect_column_values_to_be_in_type_list (n)"
         "::n holds integers - observed: dtype str: non-numeric values: seven; also fails: n is within 0..9",
         "::error file=data/table.csv,title=expect_column_values_to_be_in_set (label)"
@@ -97,7 +98,8 @@ def test_annotations_point_at_the_data_file_with_github_escaping():
         "failed_expectations": [{**FAILED["failed_expectations"][2], "column": "a:b,c", "observed": "1\n2"}],
     }
     assert annotations(odd) == [
-        "::error file=d%3Aa%2Cb.csv,title=expect_column_values_to_be_in_set (a%3Ab%2Cc)::values in {0, 1, 2} - observed: 1%0A2"
+        "::error file=d%3Aa%2Cb.csv,title=expect_column_values_to_be_in_set (a%3Ab%2Cc)"
+        "::values in {0, 1, 2} - observed: 1%0A2"
     ]
 
 
