@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Rename the project's package everywhere: `make rename NAME=my_project` (or this script directly).
 
-Moves `src/<old>/` to `src/<new>/` (with `git mv` in a git repository) and replaces the old name, as a whole word,
-in every tracked text file: imports, pyproject.toml (distribution, CLI, tool settings), dvc.yaml and dvc.lock,
-the Makefile, workflows, README, the Dockerfile. Leaves alone the DVC store and data (content-hashed) and LICENSE
-(set your own copyright there). Standard library only, so it runs before `make install`.
+The project's package is the one under src/ that is not the template's machinery (`mlci`, which is never renamed
+and never rewritten). Moves `src/<old>/` and `tests/<old>/` to `<new>` (with `git mv` in a git repository) and
+replaces the old name, as a whole word, in every tracked text file: imports, pyproject.toml (distribution, CLI, tool
+settings), dvc.yaml and dvc.lock, the Makefile, workflows, README, the Dockerfile. Leaves alone the DVC store and
+data (content-hashed), LICENSE (set your own copyright there) and src/mlci/. Then re-formats the rewritten Python
+files with isort and black, as `make lint` checks them: a name of another length moves line breaks, and one that
+sorts elsewhere moves imports. Standard library only, so it runs before `make install`; the formatters are the
+project venv's (`--venv`) or this interpreter's, and without them the script says to run `make format`.
 
 After a rename, `make install` reinstalls the package under its new name, and the first `make repro` re-runs the
 stages whose code files changed (the imports did).
@@ -24,8 +28,15 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_NAME = re.compile(r"[a-z][a-z0-9_]*")
-# Never rewritten: content-hashed DVC data, and the copyright holder's line.
-SKIPPED = re.compile(r"^(dvc-store|data)/|^LICENSE$")
+# Black wraps code but not comments or strings: a line that names the package in one must fit the line length with
+# a name this long (tests/template/test_rename_package.py renames the template to a name of this length and lints it).
+MAX_NAME_LENGTH = 32
+# The template's machinery: a second package under src/ that the rename never moves, never rewrites, never takes.
+MACHINERY_PACKAGE = "mlci"
+# Never rewritten: content-hashed DVC data, the copyright holder's line, and the machinery.
+SKIPPED = re.compile(rf"^(dvc-store|data)/|^LICENSE$|^src/{MACHINERY_PACKAGE}/")
+# The formatters `make lint` runs, in the order `make format` runs them.
+FORMATTERS = ("isort", "black")
 
 
 class RenameError(Exception):
@@ -36,8 +47,10 @@ class RenameError(Exception):
 class RenameResult:
     old: str
     new: str
-    moved: tuple[Path, Path]
+    moved: tuple[tuple[Path, Path], ...]
     rewritten: tuple[str, ...]
+    formatted_by: str | None  # the Python whose isort and black re-formatted the rewritten files; None: not done
+    long_lines: tuple[str, ...]  # `path:line` of rewritten Python lines still over black's line length
 
 
 def name_from_repository(repository: str) -> str:
@@ -49,10 +62,15 @@ def name_from_repository(repository: str) -> str:
 
 
 def current_package(root: Path) -> str:
-    """The one package under src/ (a folder with __init__.py)."""
-    packages = sorted(path.parent.name for path in (root / "src").glob("*/__init__.py"))
+    """The project's package: the one package under src/ (a folder with __init__.py) that is not the machinery."""
+    packages = sorted(
+        path.parent.name for path in (root / "src").glob("*/__init__.py") if path.parent.name != MACHINERY_PACKAGE
+    )
     if len(packages) != 1:
-        raise RenameError(f"expected exactly one package under {root / 'src'}, found {packages or 'none'}")
+        raise RenameError(
+            f"expected exactly one package under {root / 'src'} besides {MACHINERY_PACKAGE}, "
+            f"found {packages or 'none'}"
+        )
     return packages[0]
 
 
@@ -65,6 +83,13 @@ def check_new_name(new: str, old: str, root: Path) -> None:
             f"{new!r} is not a valid package name: use lowercase letters, digits and underscores, "
             "starting with a letter (e.g. my_project)"
         )
+    if len(new) > MAX_NAME_LENGTH:
+        raise RenameError(
+            f"{new!r} is {len(new)} characters long: choose a name of at most {MAX_NAME_LENGTH} "
+            "(comments and strings that name the package must still fit the line length)"
+        )
+    if new == MACHINERY_PACKAGE:
+        raise RenameError(f"{new!r} is the template's machinery package (src/{new}/): choose another name")
     if keyword.iskeyword(new):
         raise RenameError(f"{new!r} is a Python keyword: choose another name")
     if new in sys.stdlib_module_names:
@@ -114,8 +139,8 @@ def rewrite(path: Path, old: str, new: str) -> bool:
     return True
 
 
-def move_package(root: Path, old: str, new: str) -> tuple[Path, Path]:
-    source, target = root / "src" / old, root / "src" / new
+def move_folder(root: Path, source: Path, target: Path) -> tuple[Path, Path]:
+    """Move a folder, with `git mv` when git tracks it (so its history follows)."""
     in_git = (root / ".git").exists() and subprocess.run(
         ["git", "ls-files", "--error-unmatch", str(source)], cwd=root, capture_output=True, check=False
     ).returncode == 0
@@ -123,19 +148,75 @@ def move_package(root: Path, old: str, new: str) -> tuple[Path, Path]:
         subprocess.run(["git", "mv", str(source), str(target)], cwd=root, check=True, capture_output=True)
     else:
         source.rename(target)
-    shutil.rmtree(root / "src" / f"{old}.egg-info", ignore_errors=True)  # stale build metadata of the old name
     return source, target
 
 
-def rename_package(root: Path, new: str) -> RenameResult:
-    """Rename the package under `root` to `new` everywhere; returns what changed."""
+def move_package(root: Path, old: str, new: str) -> tuple[tuple[Path, Path], ...]:
+    """Move src/<old>/ and, when there is one, the package's test folder tests/<old>/ to <new>."""
+    moved = [move_folder(root, root / "src" / old, root / "src" / new)]
+    if (root / "tests" / old).is_dir() and not (root / "tests" / new).exists():
+        moved.append(move_folder(root, root / "tests" / old, root / "tests" / new))
+    shutil.rmtree(root / "src" / f"{old}.egg-info", ignore_errors=True)  # stale build metadata of the old name
+    return tuple(moved)
+
+
+def formatter_python(venv: Path) -> str | None:
+    """The Python that has both formatters: the project's venv (the pinned versions `make lint` runs) first, then
+    this interpreter; None when neither has them (before `make install`)."""
+    for python in (venv / "bin" / "python", Path(sys.executable)):
+        probe = [str(python), "-c", "import " + ", ".join(FORMATTERS)]
+        if python.is_file() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+            return str(python)
+    return None
+
+
+def format_python_files(root: Path, names: list[str], python: str) -> None:
+    """isort, then black, on `names` with the project's settings (pyproject.toml, found from `root`)."""
+    for tool in FORMATTERS:
+        done = subprocess.run(
+            [python, "-m", tool, "--quiet", *names], cwd=root, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise RenameError(
+                f"renamed, but {tool} could not re-format the rewritten files: {done.stderr.strip()} "
+                "(fix them, then run `make format`)"
+            )
+
+
+def black_line_length(root: Path) -> int:
+    """pyproject.toml's `[tool.black] line-length` (black's default, 88, without one)."""
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8") if pyproject.is_file() else ""
+    section = re.search(r"^\[tool\.black\][ \t]*$(.*?)(?=^\[|\Z)", text, re.MULTILINE | re.DOTALL)
+    value = section and re.search(r"^line-length\s*=\s*(\d+)", section.group(1), re.MULTILINE)
+    return int(value.group(1)) if value else 88
+
+
+def lines_longer_than(root: Path, names: list[str], limit: int) -> tuple[str, ...]:
+    """`path:line` of each line over `limit` characters in the files `names`."""
+    return tuple(
+        f"{name}:{number}"
+        for name in names
+        for number, line in enumerate((root / name).read_text(encoding="utf-8").splitlines(), start=1)
+        if len(line) > limit
+    )
+
+
+def rename_package(root: Path, new: str, venv: Path | None = None) -> RenameResult:
+    """Rename the package under `root` to `new` everywhere and re-format the rewritten Python files with the
+    formatters of `venv` (default `root/.venv`) or this interpreter, when either has them; returns what changed."""
     old = current_package(root)
     check_new_name(new, old, root)
     moved = move_package(root, old, new)
     rewritten = tuple(
         name for name in tracked_files(root) if not SKIPPED.search(name) and rewrite(root / name, old, new)
     )
-    return RenameResult(old, new, moved, rewritten)
+    python_files = [name for name in rewritten if name.endswith(".py")]
+    python = formatter_python(root / ".venv" if venv is None else venv) if python_files else None
+    if python:
+        format_python_files(root, python_files, python)
+    long_lines = lines_longer_than(root, python_files, black_line_length(root)) if python else ()
+    return RenameResult(old, new, moved, rewritten, python, long_lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,18 +225,35 @@ def main(argv: list[str] | None = None) -> int:
     group.add_argument("name", nargs="?", help="the new package name, e.g. my_project")
     group.add_argument("--from-repository", metavar="OWNER/REPO", help="derive the name from a repository name")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="the project to rename (default: this one)")
+    parser.add_argument(
+        "--venv", type=Path, help="the venv whose isort and black re-format the rewritten files (default: ROOT/.venv)"
+    )
     args = parser.parse_args(argv)
+    root = args.root.resolve()
     try:
         new = args.name if args.name else name_from_repository(args.from_repository)
-        result = rename_package(args.root.resolve(), new)
+        result = rename_package(root, new, args.venv.resolve() if args.venv else None)
     except RenameError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(
-        f"renamed {result.old} -> {result.new}: src/{result.old}/ -> src/{result.new}/, {len(result.rewritten)} files"
+    folders = ", ".join(
+        f"{source.relative_to(root)}/ -> {target.relative_to(root)}/" for source, target in result.moved
     )
+    print(f"renamed {result.old} -> {result.new}: {folders}, {len(result.rewritten)} files")
     for name in result.rewritten:
         print(f"  {name}")
+    if not result.formatted_by:
+        print("not re-formatted: isort and black are not installed here (no venv yet)")
+        print("next: make install && make format && make test && make repro, then commit (git add -A)")
+        return 0
+    print(f"re-formatted the rewritten Python files with isort and black ({result.formatted_by})")
+    if result.long_lines:
+        print(
+            f"warning: {len(result.long_lines)} lines are longer than black's line length, in comments or strings "
+            "black does not wrap: shorten them before `make lint`"
+        )
+        for line in result.long_lines:
+            print(f"  {line}")
     print("next: make install && make test && make repro, then commit (git add -A)")
     return 0
 

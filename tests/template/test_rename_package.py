@@ -1,4 +1,5 @@
-"""scripts/rename_package.py on a small stand-in project: what it renames, what it leaves alone, what it refuses."""
+"""scripts/rename_package.py on a small stand-in project: what it renames, what it leaves alone, what it refuses;
+and on a copy of this repository renamed to the longest name it takes, which must still pass the linters."""
 
 import importlib.util
 import subprocess
@@ -6,9 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from project_copy import copy_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "rename_package.py"
+# As long as the script allows, and sorted after `mlci`, so that imports move and lines grow.
+LONGEST_NAME = "zeta_project_with_a_longest_name"
+LINTED = ["src", "tests", "scripts", "benchmarks"]
 
 _spec = importlib.util.spec_from_file_location("rename_package", SCRIPT)
 rename_package = importlib.util.module_from_spec(_spec)
@@ -20,7 +25,9 @@ _spec.loader.exec_module(rename_package)
 def project(tmp_path: Path) -> Path:
     files = {
         "src/oldpkg/__init__.py": '"""oldpkg."""\n',
-        "src/oldpkg/cli.py": "from oldpkg.core import run\nfrom oldpkg_extra import x  # another package\n",
+        "src/oldpkg/cli.py": "from oldpkg_extra import x  # another package\n\nfrom oldpkg.core import run\n",
+        "src/mlci/__init__.py": '"""The machinery: reads the files oldpkg writes, never imports oldpkg."""\n',
+        "tests/oldpkg/test_cli.py": "from oldpkg.cli import run\n",
         "pyproject.toml": '[project]\nname = "oldpkg"\n[project.scripts]\noldpkg = "oldpkg.cli:main"\n',
         "dvc.yaml": "stages:\n  train:\n    cmd: oldpkg train\n    deps: [src/oldpkg/cli.py]\n",
         "dvc-store/files/md5/ab/cdef": "oldpkg stays: content-hashed\n",
@@ -41,20 +48,31 @@ def test_rename_moves_the_package_and_rewrites_every_reference(project):
     assert (result.old, result.new) == ("oldpkg", "newpkg")
     assert not (project / "src/oldpkg").exists()
     assert (project / "src/newpkg/cli.py").read_text() == (
-        "from newpkg.core import run\nfrom oldpkg_extra import x  # another package\n"
+        "from oldpkg_extra import x  # another package\n\nfrom newpkg.core import run\n"
     )
+    assert (project / "tests/newpkg/test_cli.py").read_text() == "from newpkg.cli import run\n"
+    assert not (project / "tests/oldpkg").exists()
     assert (project / "pyproject.toml").read_text() == (
         '[project]\nname = "newpkg"\n[project.scripts]\nnewpkg = "newpkg.cli:main"\n'
     )
     assert "cmd: newpkg train" in (project / "dvc.yaml").read_text()
     assert "src/newpkg/cli.py" in (project / "dvc.yaml").read_text()
-    assert sorted(result.rewritten) == ["dvc.yaml", "pyproject.toml", "src/newpkg/__init__.py", "src/newpkg/cli.py"]
+    assert sorted(result.rewritten) == [
+        "dvc.yaml",
+        "pyproject.toml",
+        "src/newpkg/__init__.py",
+        "src/newpkg/cli.py",
+        "tests/newpkg/test_cli.py",
+    ]
     staged = subprocess.run(["git", "diff", "--cached", "--name-status"], cwd=project, capture_output=True, text=True)
     assert "src/newpkg/cli.py" in staged.stdout  # moved with git mv, so history follows
 
 
-def test_rename_leaves_the_dvc_store_the_license_and_binary_files_alone(project):
+def test_rename_leaves_the_dvc_store_the_license_binary_files_and_the_machinery_alone(project):
     rename_package.rename_package(project, "newpkg")
+    assert (project / "src/mlci/__init__.py").read_text() == (
+        '"""The machinery: reads the files oldpkg writes, never imports oldpkg."""\n'
+    )
     assert (project / "dvc-store/files/md5/ab/cdef").read_text() == "oldpkg stays: content-hashed\n"
     assert (project / "LICENSE").read_text() == "Copyright (c) The oldpkg authors\n"
     assert (project / "blob.bin").read_bytes() == b"\xff\xfeoldpkg"
@@ -71,14 +89,23 @@ def test_rename_leaves_the_dvc_store_the_license_and_binary_files_alone(project)
         ("class", "'class' is a Python keyword: choose another name"),
         ("json", "'json' is a standard-library module: choose another name"),
         ("oldpkg", "the package is already named 'oldpkg'"),
+        ("mlci", "'mlci' is the template's machinery package (src/mlci/): choose another name"),
+        (
+            "a" * 33,
+            f"'{'a' * 33}' is 33 characters long: choose a name of at most 32 "
+            "(comments and strings that name the package must still fit the line length)",
+        ),
     ],
 )
 def test_cli_refuses_a_bad_name_with_the_reason_and_changes_nothing(project, name, message):
+    status = ["git", "status", "--porcelain"]
+    before = subprocess.run(status, cwd=project, capture_output=True, text=True, check=True).stdout
     result = subprocess.run(
         [sys.executable, str(SCRIPT), name, "--root", str(project)], capture_output=True, text=True, check=False
     )
     assert (result.returncode, result.stderr) == (2, f"error: {message}\n")
     assert (project / "src/oldpkg/cli.py").is_file()
+    assert subprocess.run(status, cwd=project, capture_output=True, text=True, check=True).stdout == before
 
 
 def test_cli_refuses_a_name_that_is_already_installed(project):
@@ -90,15 +117,84 @@ def test_cli_refuses_a_name_that_is_already_installed(project):
     assert result.stderr.endswith("): choose another name\n")
 
 
-def test_cli_refuses_a_project_without_exactly_one_package(tmp_path):
-    (tmp_path / "src").mkdir()
+def test_cli_refuses_a_project_without_exactly_one_package_besides_the_machinery(tmp_path):
+    (tmp_path / "src" / "mlci").mkdir(parents=True)
+    (tmp_path / "src" / "mlci" / "__init__.py").touch()
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "newpkg", "--root", str(tmp_path)], capture_output=True, text=True, check=False
     )
     assert (result.returncode, result.stderr) == (
         2,
-        f"error: expected exactly one package under {tmp_path / 'src'}, found none\n",
+        f"error: expected exactly one package under {tmp_path / 'src'} besides mlci, found none\n",
     )
+
+
+def test_lines_the_longer_name_pushes_past_the_line_length_are_listed(project):
+    comment = "# " + "x" * 79 + " oldpkg\n"  # 88 characters: black's default line length, so it fits until renamed
+    (project / "src/oldpkg/long.py").write_text(comment)
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    result = rename_package.rename_package(project, "newpkg_x")
+    assert result.formatted_by == sys.executable  # the project has no venv: this interpreter's isort and black
+    assert result.long_lines == ("src/newpkg_x/long.py:1",)
+
+
+def test_without_isort_and_black_the_rename_goes_ahead_and_says_to_run_make_format(project, tmp_path):
+    bare = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    result = subprocess.run(
+        [str(bare / "bin" / "python"), str(SCRIPT), "newpkg", "--root", str(project), "--venv", str(bare)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "not re-formatted: isort and black are not installed here (no venv yet)\n" in result.stdout
+    assert result.stdout.endswith(
+        "next: make install && make format && make test && make repro, then commit (git add -A)\n"
+    )
+    assert (project / "src/newpkg/cli.py").read_text() == (  # as rewritten: a bare venv has no isort to sort it
+        "from oldpkg_extra import x  # another package\n\nfrom newpkg.core import run\n"
+    )
+
+
+def _files_under(folder: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def renamed_to_the_longest_name(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
+    """A copy of this repository renamed to LONGEST_NAME, and the bytes of its src/mlci/ before the rename."""
+    project = copy_project(tmp_path_factory.mktemp("longest") / "project")
+    machinery = _files_under(project / "src/mlci")
+    done = subprocess.run(
+        [sys.executable, str(project / "scripts/rename_package.py"), LONGEST_NAME],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return project, machinery
+
+
+@pytest.mark.parametrize(
+    "check",
+    [["black", "--check", "--quiet"], ["isort", "--check-only", "--quiet"], ["flake8"]],
+    ids=["black", "isort", "flake8"],
+)
+def test_the_template_renamed_to_the_longest_name_passes_the_linters(renamed_to_the_longest_name, check):
+    project, _ = renamed_to_the_longest_name
+    assert len(LONGEST_NAME) == rename_package.MAX_NAME_LENGTH
+    linted = subprocess.run(
+        [sys.executable, "-m", *check, *LINTED], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_a_rename_leaves_the_machinery_package_byte_for_byte(renamed_to_the_longest_name):
+    project, machinery = renamed_to_the_longest_name
+    assert _files_under(project / "src/mlci") == machinery
+    assert (project / "src" / LONGEST_NAME / "cli.py").is_file()
 
 
 @pytest.mark.parametrize(
