@@ -116,6 +116,34 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from mlci.contract import load_contract
+    from mlci.monitor import MONITOR_JSON, MONITOR_MD, monitor, monitor_markdown
+    from mlci.report import run_url_from_env
+
+    out = args.out
+    for name in (MONITOR_MD, MONITOR_JSON):  # a run that stops on an error must not leave the last run's verdict
+        (out / name).unlink(missing_ok=True)
+    contract = load_contract(args.contract)
+    result = monitor(
+        contract,
+        args.recent if args.recent is not None else contract.path,
+        args.reference,
+        gx_root=args.gx_root,
+        level=args.level,
+        permutations=args.permutations,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / MONITOR_JSON, {**result.to_dict(), "title": result.title()})
+    body = out / MONITOR_MD
+    body.write_text(monitor_markdown(result, run_url_from_env(os.environ)), encoding="utf-8")
+    if result.alarm:
+        logger.error("monitor alarm (%s): see %s", ", ".join(result.reasons()), body)
+        return EXIT_FAILED
+    logger.info("monitor clean: the recent data is valid and has not drifted (%s)", body)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlci", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -163,6 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--level", type=float, default=0.05, help="drift tests' overall false-alarm level")
     report.add_argument("--permutations", type=int, default=1000, help="MMD permutation test's permutations")
     report.set_defaults(run=cmd_report)
+
+    monitor = commands.add_parser(
+        "monitor", help="validate a recent data sample and test it for drift against the training data (exit 1: alarm)"
+    )
+    monitor.add_argument("--recent", type=Path, default=None, help="the recent sample (default: the contract's data)")
+    monitor.add_argument("--reference", type=Path, default=None, help="the training data (default: the contract's)")
+    monitor.add_argument("--contract", **contract)
+    monitor.add_argument("--gx-root", **gx_root)
+    monitor.add_argument("--out", type=Path, default=Path("reports/monitor"), help="folder for monitor.md and .json")
+    monitor.add_argument("--level", type=float, default=0.05, help="drift tests' overall false-alarm level")
+    monitor.add_argument("--permutations", type=int, default=1000, help="MMD permutation test's permutations")
+    monitor.set_defaults(run=cmd_monitor)
     return parser
 
 
