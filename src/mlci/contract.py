@@ -319,8 +319,9 @@ def read_data(contract: DataContract, path: str | Path | None = None) -> pd.Data
 
 # ------------------------------------------------------------------------------------------------------- inference
 def _widen(low: float, high: float, margin: float, integer: bool) -> tuple[float, float]:
+    """Widen [low, high] by `margin` of its span on each side; a range observed non-negative stays non-negative."""
     span = (high - low) or abs(high) or 1.0
-    low, high = low - margin * span, high + margin * span
+    low, high = (max(low - margin * span, 0.0) if low >= 0 else low - margin * span), high + margin * span
     if integer:
         return int(math.floor(low)), int(math.ceil(high))
     return float(f"{low:.6g}"), float(f"{high:.6g}")

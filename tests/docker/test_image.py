@@ -16,7 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
 # The project's own tests (code, data, model) not marked slow; the CI-tooling tests (workflows, docker, template)
 # check this repository's machinery, not the image.
-FAST_SUBSET = "tests/code tests/data tests/model"
+FAST_SUBSET = "tests/digitnet tests/mlci"
 
 MISSING = [tool for tool in ("podman", "mmdebstrap") if shutil.which(tool) is None]
 

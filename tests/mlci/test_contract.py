@@ -138,13 +138,14 @@ def test_inference_drafts_each_column_type(frames):
     frame = frames["mixed"]()
     contract = infer_contract(frame, "data/table.csv", target="species", id_column="row_id")
     assert contract.features == (
-        Feature(name="width", type="float", min=-0.9907, max=10.9337),  # 0.003..9.94 widened by 10% of the span
-        Feature(name="count", type="int", min=-1, max=6),
+        # 0.003..9.94 widened by 10% of the span, but not below 0: the observed values are non-negative
+        Feature(name="width", type="float", min=0.0, max=10.9337),
+        Feature(name="count", type="int", min=0, max=6),
         Feature(name="floors", type="int", min=0, max=4, nullable=True),
         Feature(name="colour", type="category", values=("blue", "green", "red")),
         Feature(name="size", type="int", min=0, max=4),  # numbers in the file: an int until a person says otherwise
         Feature(name="note", type="text"),  # more distinct strings than a category holds
-        Feature(name="weight", type="float", min=-8.851, max=109.361, nullable=True),
+        Feature(name="weight", type="float", min=0.0, max=109.361, nullable=True),
     )
     assert contract.target == Target(
         name="species", task="classification", classes=("cat", "dog", "fox"), min_share=0.1667, max_share=0.5
@@ -157,7 +158,7 @@ def test_inference_takes_a_few_integer_labels_as_classes_and_many_numbers_as_reg
     assert (binary.target.task, binary.target.classes) == ("classification", (0, 1))
     regression = infer_contract(frames["regression"](), "data/prices.csv", target="price")
     assert (regression.target.task, regression.target.classes, regression.id) == ("regression", None, None)
-    assert regression.target.min < 0 < 1000 < regression.target.max
+    assert regression.target.min == 0 < 1000 < regression.target.max  # non-negative prices: not widened below 0
 
 
 def test_inference_names_a_missing_target_column(frames):
