@@ -71,10 +71,10 @@ install: $(INSTALLED) ## Create .venv (if missing) and install the locked set wi
 
 # The tracked data is pulled when it is missing or data.dvc changed since the last pull (a checkout of another
 # commit). A copy edited here is kept, so `make repro` runs on it; `dvc pull` would refuse to overwrite it.
-# The data file is the one the data contract names (data/ itself holds the contract, which git tracks).
-DATA ?= $(shell sed -n 's/^path: *//p' data/schema.yaml 2>/dev/null)
+# The data file is the one the data contract (data.schema.yaml) names.
+DATA ?= $(shell sed -n 's/^path: *//p' data.schema.yaml 2>/dev/null)
 DATA_PULLED := .dvc/tmp/data-pulled
-$(DATA_PULLED): data.dvc $(if $(wildcard $(or $(DATA),data/-)),,FORCE) | $(INSTALLED)
+$(DATA_PULLED): data.dvc $(if $(wildcard $(or $(DATA),data)),,FORCE) | $(INSTALLED)
 	$(BIN)/dvc pull data.dvc
 	@mkdir -p $(@D) && touch $@
 
@@ -93,13 +93,13 @@ validate: data ## Pull the data and run only the GX validation stage
 	$(BIN)/dvc repro validate
 
 .PHONY: suite schema
-suite: $(INSTALLED) ## Rebuild the GX suite (gx/) from the data contract data/schema.yaml
+suite: $(INSTALLED) ## Rebuild the GX suite (gx/) from the data contract data.schema.yaml
 	$(BIN)/mlci schema suite
 
 # Draft a contract for new data: make schema CSV=data/my.csv TARGET=label [ID=id]; review it, then make suite.
-schema: $(INSTALLED) ## Draft data/schema.yaml from CSV (TARGET=column, optional ID=column); review it after
+schema: $(INSTALLED) ## Draft data.schema.yaml from CSV (TARGET=column, optional ID=column); review it after
 	@test -n "$(CSV)" -a -n "$(TARGET)" || { echo "usage: make schema CSV=data/my.csv TARGET=column [ID=column]" >&2; exit 2; }
-	$(BIN)/mlci schema infer "$(CSV)" --target "$(TARGET)" $(if $(ID),--id "$(ID)") --out data/schema.yaml
+	$(BIN)/mlci schema infer "$(CSV)" --target "$(TARGET)" $(if $(ID),--id "$(ID)") --out data.schema.yaml
 
 metrics: $(INSTALLED) ## Print the metrics as a table (dvc metrics diff main: what a branch changed)
 	@$(BIN)/mlci metrics $(METRICS_ARGS)
@@ -176,3 +176,42 @@ image: ## Build the container image (docker build; where no Docker engine runs: 
 rename: ## Rename the package everywhere: make rename NAME=my_project
 	@test -n "$(NAME)" || { echo "usage: make rename NAME=my_project" >&2; exit 2; }
 	$(PYTHON) scripts/rename_package.py "$(NAME)" --venv "$(VENV)"
+
+# -- The scheduled jobs (.github/workflows/monitor.yml and self-test.yml; docs/monitoring.md) -------------------------
+# The drift monitor's recent sample: empty compares the training data with itself (a fresh copy runs green). YOURS:
+# a file a DVC file tracks (RECENT_DATA.dvc exists: it is pulled), or one your own step puts there. Read from the
+# environment as it is (the workflow sets it there), never expanded by make.
+export RECENT_DATA ?=
+MONITOR_DIR ?= reports/monitor
+.PHONY: recent-data monitor
+recent-data: data ## Fetch the monitor's recent sample: RECENT_DATA (a DVC-tracked file is pulled); empty: training data
+	@if [ -z "$$RECENT_DATA" ]; then echo "RECENT_DATA is not set: the monitor compares the training data with itself"; \
+	elif [ -f "$$RECENT_DATA.dvc" ]; then $(BIN)/dvc pull "$$RECENT_DATA.dvc"; \
+	elif [ ! -f "$$RECENT_DATA" ]; then \
+		echo "error: RECENT_DATA=$$RECENT_DATA not found (track it with \`dvc add\`, or fetch it here)" >&2; exit 2; fi
+
+monitor: recent-data ## Validate the recent sample and test it for drift vs the training data (exit 1: alarm)
+	@set -- --out "$(MONITOR_DIR)"; if [ -n "$$RECENT_DATA" ]; then set -- "$$@" --recent "$$RECENT_DATA"; fi; \
+	echo "+ mlci monitor $$*"; $(BIN)/mlci monitor "$$@"
+
+# The self-test: the newest releases pyproject.toml's ranges allow (the locks ignored), torch still the CPU build
+# from the PyTorch CPU index. `make self-test` builds them in its own venv, so the locked .venv stays as it is; it runs
+# the pipeline in this checkout (dvc.lock may change: `git checkout dvc.lock` afterwards).
+SELF_TEST_VENV ?= .venv-newest
+SELF_TEST_DIR ?= reports/self-test
+CPU_TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+.PHONY: self-test self-test-upgrade
+self-test-upgrade: ## Upgrade $(VENV) to the newest versions the ranges allow (torch: the CPU build)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@uv="$$(command -v uv || echo $(BIN)/uv)"; test -x "$$uv" || { echo "uv not found: run make install" >&2; exit 2; }; \
+	echo "+ uv pip install --upgrade -e .[dev] (PyPI and $(CPU_TORCH_INDEX))"; \
+	"$$uv" pip install --quiet --python $(BIN)/python --upgrade --index-strategy unsafe-best-match \
+		--extra-index-url $(CPU_TORCH_INDEX) -e '.[dev]'; \
+	mkdir -p $(SELF_TEST_DIR); "$$uv" pip freeze --python $(BIN)/python > $(SELF_TEST_DIR)/freeze.txt
+	$(BIN)/python -c "import sys, torch; sys.exit(torch.version.cuda and 'torch ' + torch.__version__ + ' is a CUDA build')"
+	@touch $(INSTALLED) # this is the environment now: a later make must not reinstall the locked set into it
+
+self-test: ## The weekly self-test here: newest allowed versions in $(SELF_TEST_VENV), fast tests, pipeline
+	$(MAKE) --no-print-directory self-test-upgrade VENV=$(SELF_TEST_VENV)
+	$(MAKE) --no-print-directory test-fast VENV=$(SELF_TEST_VENV)
+	$(MAKE) --no-print-directory repro VENV=$(SELF_TEST_VENV)

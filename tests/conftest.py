@@ -19,7 +19,7 @@ from digitnet.data import load_data_contract, read_raw_csv, split_frame
 from mlci.contract import DataContract
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONTRACT = REPO_ROOT / "data" / "schema.yaml"
+CONTRACT = REPO_ROOT / "data.schema.yaml"
 DIGITS_CSV = REPO_ROOT / "data" / "digits.csv"
 # Folders whose tests check the template's own plumbing; a repository made from the template skips them by default.
 TEMPLATE_TEST_FOLDERS = ("template", "workflows", "docker")

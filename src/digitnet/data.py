@@ -1,6 +1,6 @@
 """YOURS to replace: read the raw data named by the data contract and split it (stratified, deterministic).
 
-The contract (data/schema.yaml) names the file, the id, the target and the features; nothing here repeats them.
+The contract (data.schema.yaml) names the file, the id, the target and the features; nothing here repeats them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The data contract (`data/schema.yaml`): where the data is, its id and target, each feature's type and range.
+"""The data contract (`data.schema.yaml`): where the data is, its id and target, each feature's type and range.
 
 One committed, reviewable file says what the raw data must look like. The GX suite is generated from it, drift picks
 its tests from its column types, and the project reads its id, target and feature names from it. `infer_contract`
@@ -60,7 +60,7 @@ class Target:
 
 @dataclass(frozen=True)
 class DataContract:
-    """The whole contract, as loaded and checked from `data/schema.yaml`."""
+    """The whole contract, as loaded and checked from `data.schema.yaml`."""
 
     path: str
     target: Target
@@ -83,7 +83,7 @@ class DataContract:
         return next(f for f in self.features if f.name == name)
 
     def to_dict(self) -> dict:
-        """The contract as the mapping `data/schema.yaml` holds (None and defaults left out)."""
+        """The contract as the mapping `data.schema.yaml` holds (None and defaults left out)."""
         target: dict[str, Any] = {"name": self.target.name, "task": self.target.task}
         for key in ("classes", "min_share", "max_share", "min", "max"):
             value = getattr(self.target, key)

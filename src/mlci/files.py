@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-CONTRACT = "data/schema.yaml"
+CONTRACT = "data.schema.yaml"
 GX_ROOT = "gx"
 VALIDATION_SUMMARY = "reports/validation.json"
 PARAMS = "params.yaml"

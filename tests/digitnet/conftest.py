@@ -16,7 +16,7 @@ import yaml
 from digitnet.preprocess import Preprocessor, fit_preprocessor, to_tensors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONTRACT = REPO_ROOT / "data" / "schema.yaml"
+CONTRACT = REPO_ROOT / "data.schema.yaml"
 
 Tensors = tuple[torch.Tensor, torch.Tensor]
 
@@ -50,12 +50,12 @@ def split_tensors(digits_split, preprocessor, contract) -> SplitTensors:
 @pytest.fixture(scope="session")
 def write_project(digits: pd.DataFrame) -> Callable[[Path, dict], Path]:
     """Write a scratch project into a folder: params.yaml, the real data and the data contract (the commands read
-    data/schema.yaml by default)."""
+    data.schema.yaml by default)."""
 
     def write(root: Path, params: dict) -> Path:
         (root / "data").mkdir(parents=True, exist_ok=True)
         digits.to_csv(root / "data" / "digits.csv", index=False)
-        shutil.copyfile(CONTRACT, root / "data" / "schema.yaml")
+        shutil.copyfile(CONTRACT, root / "data.schema.yaml")
         (root / "params.yaml").write_text(yaml.safe_dump(params))
         return root
 

@@ -16,7 +16,7 @@ PROBABILITIES = [f"proba_{label}" for label in range(10)]
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch, write_project):
-    """A scratch project (params.yaml, data/digits.csv, data/schema.yaml), with the CLI run from inside it."""
+    """A scratch project (params.yaml, data/digits.csv, data.schema.yaml), with the CLI run from inside it."""
     monkeypatch.chdir(tmp_path)
     return write_project(tmp_path, PARAMS)
 

@@ -74,7 +74,7 @@ def make_frame(
 # ------------------------------------------------------------------------------------------------------- a project
 DVC_YAML = """\
 vars:
-  - data/schema.yaml:path
+  - data.schema.yaml:path
 stages:
   train:
     cmd: project train
@@ -128,7 +128,7 @@ def write_project(
     predictions, validation summary and run record."""
     contract = contract or contract_dict()
     (root / "data").mkdir(parents=True, exist_ok=True)
-    (root / "data/schema.yaml").write_text(yaml.safe_dump(contract, sort_keys=False), encoding="utf-8")
+    (root / "data.schema.yaml").write_text(yaml.safe_dump(contract, sort_keys=False), encoding="utf-8")
     (root / "dvc.yaml").write_text(DVC_YAML, encoding="utf-8")
     (root / "params.yaml").write_text(f"train:\n  epochs: {epochs}\n  rate: 0.01\n", encoding="utf-8")
     write_json(root / "runs/train/metrics.json", {"train": {"loss": round(1 - accuracy, 4)}, "step": epochs})

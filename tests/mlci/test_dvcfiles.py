@@ -10,7 +10,7 @@ from mlci.dvcfiles import DvcYamlError, PlotSpec, load_dvc_yaml, metrics_files, 
 
 DVC_YAML = """\
 vars:
-  - data/schema.yaml:path
+  - data.schema.yaml:path
   - {run: runs}
 stages:
   prepare:
@@ -51,7 +51,7 @@ plots:
 
 def project(tmp_path: Path, text: str = DVC_YAML) -> Path:
     (tmp_path / "data").mkdir()
-    (tmp_path / "data/schema.yaml").write_text("path: data/table.csv\nother: 1\n", encoding="utf-8")
+    (tmp_path / "data.schema.yaml").write_text("path: data/table.csv\nother: 1\n", encoding="utf-8")
     (tmp_path / "dvc.yaml").write_text(text, encoding="utf-8")
     return tmp_path
 
@@ -66,7 +66,7 @@ def test_metrics_files_are_each_stage_s_then_the_top_level_ones_with_vars_resolv
 
 def test_vars_files_give_only_the_named_keys_and_params_yaml_is_the_default_context(tmp_path: Path):
     root = project(
-        tmp_path, "vars: [data/schema.yaml:path]\nstages:\n  s:\n    cmd: ${path} ${other} ${train.epochs}\n"
+        tmp_path, "vars: [data.schema.yaml:path]\nstages:\n  s:\n    cmd: ${path} ${other} ${train.epochs}\n"
     )
     (root / "params.yaml").write_text("train:\n  epochs: 3\n", encoding="utf-8")
     assert load_dvc_yaml(root)["stages"]["s"]["cmd"] == "data/table.csv ${other} 3"
