@@ -199,17 +199,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from digitnet.data import read_raw_csv
+    from digitnet.data import DataError, read_raw_csv
     from digitnet.model import load_model
     from digitnet.predict import predict
 
     saved = load_model(args.model)
-    rows = read_raw_csv(args.data)
-    missing = [column for column in saved.preprocessor.features if column not in rows.columns]
-    if missing:
-        raise UserFacingError(f"{args.data}: missing feature column(s): {', '.join(missing)}")
-    write_csv(predict(saved, rows), args.out)
-    logger.info("predicted %d rows: %s", len(rows), args.out)
+    try:
+        predictions = predict(saved, read_raw_csv(args.data))
+    except DataError as error:
+        raise DataError(f"{args.data}: {error}") from error
+    write_csv(predictions, args.out)
+    logger.info("predicted %d rows: %s", len(predictions), args.out)
     return 0
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from digitnet.model import SavedModel
+from mlci.errors import DataError
 
 PROBABILITY_DECIMALS = 6  # written rounded, so the predictions file is stable across platforms and readable
 
@@ -29,6 +30,9 @@ def model_classes(model: torch.nn.Module) -> int:
 
 def predict(saved: SavedModel, rows: pd.DataFrame, batch_size: int = 512) -> pd.DataFrame:
     """One row per input row: `prediction` (a class label) and `proba_<class>` for every class."""
+    missing = [column for column in saved.preprocessor.features if column not in rows.columns]
+    if missing:
+        raise DataError(f"missing feature column(s): {', '.join(missing)}")
     probabilities = class_probabilities(saved.model, saved.preprocessor.inputs(rows), batch_size).numpy()
     classes = saved.preprocessor.classes
     predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)] if len(rows) else []
