@@ -14,7 +14,7 @@ from pathlib import Path
 from mlci.contract import DataContract, read_data
 from mlci.drift import DEFAULT_LEVEL, DEFAULT_PERMUTATIONS, DataComparison, compare_datasets, decision_rule, natural_key
 from mlci.errors import DataError
-from mlci.files import GX_ROOT
+from mlci.files import CONTRACT, GX_ROOT
 from mlci.summary import summary_markdown
 
 # What `mlci monitor` writes into its output folder (the workflow posts MONITOR_MD as the issue body).
@@ -236,7 +236,7 @@ def monitor_markdown(result: MonitorResult, run_url: str | None = None) -> str:
     if result.alarm:
         lines += [
             "",
-            "What to do: a validation failure means the recent data breaks the data contract (`data/schema.yaml`): "
+            f"What to do: a validation failure means the recent data breaks the data contract (`{CONTRACT}`): "
             "fix the feed or, if the world changed, the contract. Drift means the recent data no longer looks like "
             "the training data: check the model on it and retrain on newer data. This issue is updated by every "
             "failing run of the monitor and closed by the next clean one (docs/monitoring.md).",

@@ -14,6 +14,7 @@ import pytest
 from mlci.cli import main
 from mlci.contract import DataContract, dump_contract
 from mlci.errors import UserFacingError
+from mlci.files import CONTRACT
 from mlci.issues import (
     GitHubIssues,
     Issue,
@@ -42,8 +43,9 @@ def contract() -> DataContract:
 def project(tmp_path_factory, contract) -> Path:
     """A folder with the contract, its GX project and the training data, as a repository root holds them."""
     root = tmp_path_factory.mktemp("monitored")
-    dump_contract(contract, root / "data" / "schema.yaml")
+    dump_contract(contract, root / CONTRACT)
     create_gx_project(contract, root)
+    (root / contract.path).parent.mkdir(parents=True, exist_ok=True)
     make_frame(contract, rows=300, seed=0).to_csv(root / contract.path, index=False)
     return root
 
