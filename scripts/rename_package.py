@@ -160,6 +160,15 @@ def move_package(root: Path, old: str, new: str) -> tuple[tuple[Path, Path], ...
     return tuple(moved)
 
 
+def is_python(path: Path) -> bool:
+    """A Python file as pre-commit's `types: [python]` sees it: a .py/.pyi name, or a python shebang."""
+    if path.suffix in (".py", ".pyi"):
+        return True
+    with path.open("rb") as file:
+        first_line = file.readline(200)
+    return first_line.startswith(b"#!") and b"python" in first_line
+
+
 def formatter_python(venv: Path) -> str | None:
     """The Python that has both formatters: the project's venv (the pinned versions `make lint` runs) first, then
     this interpreter; None when neither has them (before `make install`)."""
@@ -211,7 +220,7 @@ def rename_package(root: Path, new: str, venv: Path | None = None) -> RenameResu
     rewritten = tuple(
         name for name in tracked_files(root) if not SKIPPED.search(name) and rewrite(root / name, old, new)
     )
-    python_files = [name for name in rewritten if name.endswith(".py")]
+    python_files = [name for name in rewritten if is_python(root / name)]
     python = formatter_python(root / ".venv" if venv is None else venv) if python_files else None
     if python:
         format_python_files(root, python_files, python)

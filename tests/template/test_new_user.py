@@ -1,9 +1,12 @@
-"""A new user's first hour: "Use this template", rename the package, then `make test` and `make repro` pass.
+"""A new user's first hour: "Use this template", rename the package, then `make lint`, `make test` and `make repro`
+pass.
 
 The repository's files (git ls-files, the DVC store among them) are copied into a new repository with one commit, as
 "Use this template" makes it. Rather than a fresh multi-minute install, the copy gets a small venv that sees this
-environment's packages (a .pth line) and installs only the renamed package into itself (editable, no deps).
-The copy's `make test` runs the tests not marked slow, so it never starts this test (or the other end-to-end ones).
+environment's packages (a .pth line) and, after the rename, installs only the renamed package into itself (editable,
+no deps). The venv is there before `make rename`, as after `make install`, so the rename re-formats with its isort and
+black. The copy's `make test` runs the tests not marked slow, so it never starts this test (or the other end-to-end
+ones).
 """
 
 import os
@@ -34,8 +37,8 @@ def _commit(root: Path, message: str, init: bool = False) -> None:
         assert done.returncode == 0, done.stderr
 
 
-def _venv_on_top_of_this_one(venv: Path, project: Path) -> Path:
-    """A venv that sees this environment's packages and holds only the renamed package, installed editable."""
+def _venv_on_top_of_this_one(venv: Path) -> Path:
+    """A venv that sees this environment's packages; the project is installed into it later (`_install_project`)."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     child_site = Path(
@@ -54,33 +57,46 @@ def _venv_on_top_of_this_one(venv: Path, project: Path) -> Path:
             target.chmod(0o755)
         else:
             target.symlink_to(tool)  # a binary (actionlint, shellcheck, hadolint, ...)
+    return venv
+
+
+def _install_project(venv: Path, project: Path) -> None:
+    """Install only `project` into `venv`, editable, and stamp the venv as the Makefile's `make install` does."""
+    python = venv / "bin" / "python"
     installed = _run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", str(project)],
         project,
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     (venv / ".installed").touch()  # the Makefile's stamp: this environment is ready, `make install` is a no-op
-    return venv
 
 
 @pytest.fixture(scope="module")
 def renamed_project(tmp_path_factory) -> tuple[Path, dict]:
     project = copy_project(tmp_path_factory.mktemp("new-user") / "acme-digits")
-    renamed = _run(["make", "rename", f"NAME={NEW_NAME}"], project)
-    assert renamed.returncode == 0, renamed.stdout + renamed.stderr
-    _commit(project, f"Rename the package to {NEW_NAME}")
-    venv = _venv_on_top_of_this_one(tmp_path_factory.mktemp("venv") / "venv", project)
+    venv = _venv_on_top_of_this_one(tmp_path_factory.mktemp("venv") / "venv")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COV_", "MAKE"))}
     env.update(VENV=str(venv), CI="true")
+    renamed = _run(["make", "rename", f"NAME={NEW_NAME}"], project, env)
+    assert renamed.returncode == 0, renamed.stdout + renamed.stderr
+    assert f"re-formatted the rewritten Python files with isort and black ({venv}/bin/python)" in renamed.stdout
+    _commit(project, f"Rename the package to {NEW_NAME}")
+    _install_project(venv, project)
     return project, env
 
 
 def test_rename_leaves_no_trace_of_the_old_name(renamed_project):
     project, _ = renamed_project
     assert (project / "src" / NEW_NAME / "cli.py").is_file()
-    assert not (project / "src" / OLD_NAME).exists()
+    assert not (project / "src" / OLD_NAME).exists() and not (project / "tests" / OLD_NAME).exists()
     leftovers = _run(["git", "grep", "-n", "-w", OLD_NAME, "--", ".", ":!LICENSE"], project)
     assert leftovers.stdout == ""
+
+
+def test_make_lint_passes_in_the_renamed_copy(renamed_project):
+    project, env = renamed_project
+    result = _run(["make", "lint"], project, env)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
 
 
 def test_make_test_passes_in_the_renamed_copy(renamed_project):

@@ -129,6 +129,15 @@ def test_cli_refuses_a_project_without_exactly_one_package_besides_the_machinery
     )
 
 
+def test_rewritten_python_files_are_re_sorted_shebang_scripts_too(project):
+    (project / "scripts").mkdir()
+    (project / "scripts/tool").write_text("#!/usr/bin/env python3\nimport mlci\nimport oldpkg\n")
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    result = rename_package.rename_package(project, "apkg")
+    assert "scripts/tool" in result.rewritten
+    assert (project / "scripts/tool").read_text() == "#!/usr/bin/env python3\nimport apkg\nimport mlci\n"
+
+
 def test_lines_the_longer_name_pushes_past_the_line_length_are_listed(project):
     comment = "# " + "x" * 79 + " oldpkg\n"  # 88 characters: black's default line length, so it fits until renamed
     (project / "src/oldpkg/long.py").write_text(comment)
@@ -179,7 +188,7 @@ def renamed_to_the_longest_name(tmp_path_factory) -> tuple[Path, dict[str, bytes
 
 @pytest.mark.parametrize(
     "check",
-    [["black", "--check", "--quiet"], ["isort", "--check-only", "--quiet"], ["flake8"]],
+    [["black", "--check"], ["isort", "--check-only"], ["flake8"]],
     ids=["black", "isort", "flake8"],
 )
 def test_the_template_renamed_to_the_longest_name_passes_the_linters(renamed_to_the_longest_name, check):
