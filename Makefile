@@ -215,3 +215,11 @@ self-test: ## The weekly self-test here: newest allowed versions in $(SELF_TEST_
 	$(MAKE) --no-print-directory self-test-upgrade VENV=$(SELF_TEST_VENV)
 	$(MAKE) --no-print-directory test-fast VENV=$(SELF_TEST_VENV)
 	$(MAKE) --no-print-directory repro VENV=$(SELF_TEST_VENV)
+
+# The model server (mlci serve): the workspace's trained model (`make repro` first) behind HTTP on 127.0.0.1:$(PORT).
+# The project's predictor is the `mlci.predictor` entry point in pyproject.toml. SERVE_ARGS: e.g. --device cpu.
+PORT ?= 8000
+SERVE_ARGS ?=
+.PHONY: serve
+serve: $(INSTALLED) ## Serve the trained model: GET /health, /metadata; POST /predict {"rows": [...]} (PORT=8000)
+	$(BIN)/mlci serve --port $(PORT) $(SERVE_ARGS)

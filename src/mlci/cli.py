@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlci.errors import UserFacingError
 from mlci.files import CONTRACT, GX_ROOT, VALIDATION_SUMMARY
+from mlci.serving.bundle import MODEL_DIR
 
 logger = logging.getLogger("mlci")
 
@@ -144,6 +145,38 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mlci.serve import create_app, load_served_model, serve
+    from mlci.serving.bundle import collect_metadata, read_bundle
+
+    if args.bundle is not None:
+        model_dir, contract, metadata = read_bundle(args.bundle)
+    else:
+        model_dir, contract = args.model_dir, args.contract
+        metadata = collect_metadata(Path("."), model_dir, args.model_version)
+    if args.model_version:
+        metadata["version"] = args.model_version
+    model = load_served_model(model_dir, contract, metadata, args.device, args.predictor, args.max_rows)
+    serve(create_app(model), args.host, args.port)
+    return 0
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from mlci.serving.bundle import write_bundle
+
+    out = write_bundle(Path("."), args.out, args.model_dir, args.model_version)
+    logger.info("serving bundle written: %s (build the serving image from it: Containerfile.serve)", out)
+    return 0
+
+
+def cmd_model_card(args: argparse.Namespace) -> int:
+    from mlci.model_card import write_model_card
+
+    card = write_model_card(Path("."), args.out, args.template, args.bundle, args.model_version)
+    logger.info("model card written: %s", card)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlci", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -203,6 +236,36 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("--level", type=float, default=0.05, help="drift tests' overall false-alarm level")
     monitor.add_argument("--permutations", type=int, default=1000, help="MMD permutation test's permutations")
     monitor.set_defaults(run=cmd_monitor)
+
+    serving_common = argparse.ArgumentParser(add_help=False)
+    serving_common.add_argument("--model-version", default=None, help="version to report (default: git describe)")
+    serving_common.add_argument(
+        "--model-dir", type=Path, default=Path(MODEL_DIR), help="the trained model folder (default: %(default)s)"
+    )
+    serve = commands.add_parser(
+        "serve", parents=[serving_common], help="serve the model over HTTP: /health, /metadata, POST /predict"
+    )
+    serve.add_argument("--bundle", type=Path, default=None, help="serve a bundle (`mlci bundle`), not the workspace")
+    serve.add_argument("--contract", **contract)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when present")
+    serve.add_argument("--predictor", default=None, help="module:function (default: the mlci.predictor entry point)")
+    serve.add_argument("--max-rows", type=int, default=1024, help="rows per request; more is a 413")
+    serve.set_defaults(run=cmd_serve)
+
+    bundle = commands.add_parser(
+        "bundle", parents=[serving_common], help="the model, contract and metadata in one folder (the serving image's)"
+    )
+    bundle.add_argument("--out", type=Path, default=Path("build/serve"), help="folder to (re)write")
+    bundle.set_defaults(run=cmd_bundle)
+
+    card = commands.add_parser("model-card", help="write the model card (Markdown) from the template and the outputs")
+    card.add_argument("--out", type=Path, default=Path("build/release/MODEL_CARD.md"))
+    card.add_argument("--template", type=Path, default=None, help="default: templates/model_card.md.j2")
+    card.add_argument("--bundle", type=Path, default=None, help="read the metadata from this bundle")
+    card.add_argument("--model-version", default=None, help="version to show (default: git describe)")
+    card.set_defaults(run=cmd_model_card)
     return parser
 
 
