@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def _requirement_pins() -> dict[str, str]:
     pins = {}
     for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
-        match = re.fullmatch(r"([A-Za-z0-9_.\-]+)==(\S+)", line.strip())
+        match = re.match(r"([A-Za-z0-9_.\-]+)==([^\s;\\]+)", line)  # `name==version ; marker \` in the hashed lock
         if match:
             pins[_normalise(match[1])] = match[2]
     return pins
@@ -33,6 +33,7 @@ def test_every_hook_is_local_so_nothing_is_cloned_from_github():
 
 def test_hook_dependencies_are_pinned_to_the_requirements_versions():
     pins = _requirement_pins()
+    assert {"black", "flake8", "isort"} <= set(pins), "requirements.txt's pins could not be read"
     mismatches = []
     for hook in _hooks():
         for dependency in hook.get("additional_dependencies", []):

@@ -217,10 +217,10 @@ def test_the_training_job_container_is_optional_and_pulls_ghcr_images_with_the_j
     assert job["permissions"] == caller["permissions"] == {"contents": "read", "packages": "read"}
 
 
-def test_dependabot_covers_actions_pip_and_docker_grouped_with_a_cooldown() -> None:
+def test_dependabot_covers_actions_uv_docker_and_npm_grouped_with_a_cooldown() -> None:
     config = yaml.safe_load((GITHUB_DIR / "dependabot.yml").read_text(encoding="utf-8"))
     updates = {update["package-ecosystem"]: update for update in config["updates"]}
-    assert set(updates) == {"github-actions", "pip", "docker"}
+    assert set(updates) == {"github-actions", "uv", "docker", "npm"}
     for ecosystem, update in updates.items():
         assert update.get("groups"), f"{ecosystem} updates are not grouped"
         assert update.get("cooldown", {}).get("default-days", 0) >= 3, f"{ecosystem} has no cooldown"
