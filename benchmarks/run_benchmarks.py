@@ -20,8 +20,8 @@ import torch
 
 from digitnet.config import load_config
 from digitnet.data import load_data_contract, read_raw_csv, split_frame
-from digitnet.preprocess import fit_preprocessor, to_tensors
 from digitnet.model import ModelSpec, build_model
+from digitnet.preprocess import fit_preprocessor, to_tensors
 from digitnet.train import autocast_dtype, select_device, train
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,9 @@ def class_probabilities(model: torch.nn.Module, inputs: torch.Tensor, batch_size
     """Softmax probabilities (N, classes), computed batch by batch without gradients."""
     model.eval()
     with torch.no_grad():
-        chunks = [model(inputs[start : start + batch_size]).softmax(dim=1) for start in range(0, len(inputs), batch_size)]
+        chunks = [
+            model(inputs[start : start + batch_size]).softmax(dim=1) for start in range(0, len(inputs), batch_size)
+        ]
     return torch.cat(chunks) if chunks else torch.empty(0, model_classes(model))
 
 
