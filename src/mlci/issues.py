@@ -30,6 +30,7 @@ REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 DEFAULT_AUTHOR = "github-actions[bot]"  # who opens issues with a workflow's GITHUB_TOKEN
 MAX_BODY = 60000  # GitHub refuses bodies over 65,536 characters
 LOG_LINES = 80  # lines of the failed step's log the self-test issue shows
+INSTALLERS = ("pip", "setuptools", "wheel")  # in every environment, never a dependency: not listed as moved
 
 
 class IssueError(RuntimeError):
@@ -211,7 +212,7 @@ def self_test_body(
         ]
     else:
         lines = ["## Self-test: ✅ the newest versions the dependency ranges allow pass", ""]
-        lines.append("The fast tests and the pipeline pass with every package at its newest allowed version.")
+        lines.append("Every step that ran passed with the packages below at the versions installed.")
     lines += ["", f"### Packages that moved from the locks ({len(moved)})", ""]
     if moved:
         lines += ["| package | locked | installed |", "|:---|:---|:---|"]
@@ -264,7 +265,11 @@ def cmd_self_test_body(args: argparse.Namespace) -> int:
     for lock in args.lock:
         locked.update(pinned_versions(lock.read_text(encoding="utf-8").splitlines()))
     freeze = args.freeze.read_text(encoding="utf-8").splitlines() if args.freeze and args.freeze.is_file() else []
-    moved = [row for row in moved_packages(locked, pinned_versions(freeze)) if row[0] not in map(canonical, args.skip)]
+    moved = [
+        row
+        for row in moved_packages(locked, pinned_versions(freeze))
+        if row[0] not in {*INSTALLERS, *map(canonical, args.skip)}
+    ]
     body = self_test_body(args.failed_step or None, moved, _tail(args.log), args.run_url or _run_url(dict(os.environ)))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
