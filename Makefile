@@ -216,6 +216,13 @@ self-test: ## The weekly self-test here: newest allowed versions in $(SELF_TEST_
 	$(MAKE) --no-print-directory test-fast VENV=$(SELF_TEST_VENV)
 	$(MAKE) --no-print-directory repro VENV=$(SELF_TEST_VENV)
 
+# The quality gate (gates.yaml) on the workspace's predictions against BASE_REF's committed ones: exit 1 on a breach,
+# the same command and exit status as CI's `quality` job. OVERRIDE names who accepts a breach (CI passes the PR label).
+OVERRIDE ?=
+.PHONY: gate
+gate: $(INSTALLED) ## Check the quality gates (gates.yaml) against BASE_REF (default main); exit 1 when one is breached
+	$(BIN)/mlci gate --base-ref "$(BASE_REF)" --out "$(REPORT_DIR)" $(if $(OVERRIDE),--override "$$OVERRIDE")
+
 # The model server (mlci serve): the workspace's trained model (`make repro` first) behind HTTP on 127.0.0.1:$(PORT).
 # The project's predictor is the `mlci.predictor` entry point in pyproject.toml. SERVE_ARGS: e.g. --device cpu.
 PORT ?= 8000

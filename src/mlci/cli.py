@@ -117,6 +117,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    from mlci.gate import GATE_JSON, GATE_MD, annotations, assess
+    from mlci.report.render import gate_summary_markdown
+
+    out = args.out
+    for name in (GATE_JSON, GATE_MD):  # a run that stops on an error must not leave the last run's verdict
+        (out / name).unlink(missing_ok=True)
+    result = assess(args.root, args.base_ref or None, args.gates, override=args.override or None)
+    markdown = gate_summary_markdown(result)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / GATE_JSON, result.to_dict())
+    (out / GATE_MD).write_text(markdown, encoding="utf-8")
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        for line in annotations(result):
+            sys.stdout.write(line + "\n")
+    for check in result.breached:
+        (logger.warning if result.override else logger.error)("gate breached: %s", check.line())
+    if result.status == "failed":
+        logger.error("quality gate failed: %d of %d gates breached (%s)", len(result.breached), len(result.checks), out)
+    elif result.status == "overridden":
+        logger.warning("quality gate breached, accepted by %s: passing with a warning", result.override)
+    else:
+        logger.info("quality gate passed (%d gates; %s)", len(result.checks), out / GATE_MD)
+    return result.exit_code
+
+
 def cmd_monitor(args: argparse.Namespace) -> int:
     from mlci.contract import load_contract
     from mlci.monitor import MONITOR_JSON, MONITOR_MD, monitor, monitor_markdown
@@ -224,6 +254,18 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--level", type=float, default=0.05, help="drift tests' overall false-alarm level")
     report.add_argument("--permutations", type=int, default=1000, help="MMD permutation test's permutations")
     report.set_defaults(run=cmd_report)
+
+    gate = commands.add_parser(
+        "gate", help="check the quality gates (gates.yaml) on the predictions against a base ref (exit 1: breached)"
+    )
+    gate.add_argument("--base-ref", default="main", help="git ref to compare with; empty for no comparison")
+    gate.add_argument("--gates", type=Path, default=Path("gates.yaml"), help="the gates file (default: %(default)s)")
+    gate.add_argument("--out", type=Path, default=Path("report"), help="folder for gate.json and gate.md")
+    gate.add_argument("--root", type=Path, default=Path("."), help="repository root (the workspace)")
+    gate.add_argument(
+        "--override", default="", help='who accepts a breach (e.g. "label `accept-regression`"): warn, exit 0'
+    )
+    gate.set_defaults(run=cmd_gate)
 
     monitor = commands.add_parser(
         "monitor", help="validate a recent data sample and test it for drift against the training data (exit 1: alarm)"

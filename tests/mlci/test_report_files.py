@@ -16,12 +16,14 @@ import pandas as pd
 import pytest
 
 import mlci.report.collect as collect
+from mlci.cli import main
 from mlci.dvcfiles import PlotSpec
 from mlci.files import COMMENT_MD, REPORT_MD
 from mlci.report import ReportError, build_report_files, run_url_from_env
 from mlci.report.collect import baseline_change
 from mlci.report.plots import line_panels, render_confusion_matrix
 from tests.mlci.frames import (
+    classification_predictions,
     contract_dict,
     make_contract,
     make_frame,
@@ -65,15 +67,22 @@ def test_report_compares_the_workspace_with_the_base_commit(repo: Path, tmp_path
     text = report.read_text(encoding="utf-8")
     assert report == out / REPORT_MD
     assert text.startswith("## Model report\n\nCompared with the base `main (")
-    assert "| `accuracy` | 0.9500 | 0.9000 | +0.0500 | 🟢 better |" in text
+    # 3 more of 60 rows right: a paired interval that covers 0, so within noise rather than better
+    assert "| `accuracy` | 0.9500 | 0.9000 | +0.0500 | ⚪ within noise |" in text
+    assert "### Test metrics with 95% intervals (from `reports/predictions.csv`)" in text
+    assert "McNemar's exact test on accuracy: 0 rows right only on the base, 3 only in this PR, p = 0.25." in text
+    assert "_No gates declared: add floors, an allowed regression or a worst-slice floor to `gates.yaml`._" in text
     assert "| `train.loss` | 0.0500 | 0.1000 | -0.0500 | 🟢 better |" in text
     assert "| `train.epochs` | 12 | 10 |" in text
     assert "### Per-class metrics (from `reports/predictions.csv`, largest F1 regressions first)" in text
     assert "| `small` | 0.9500 | 0.9000 | +0.0500 | 🟢 better | 5 |" in text
     assert "`data.dvc` is the same as on the base" in text
     assert "All 5 expectations passed on 60 rows." in text
-    assert "![Training curves](training_curves.png)\n![Confusion matrix](confusion_matrix.png)" in text
-    for png in ("training_curves.png", "confusion_matrix.png"):
+    assert (
+        "![Training curves (base dashed)](training_curves.png)\n![Confusion matrix](confusion_matrix.png)\n"
+        "![Confusion matrix, this PR − base](confusion_difference.png)"
+    ) in text
+    for png in ("training_curves.png", "confusion_matrix.png", "confusion_difference.png"):
         assert (out / png).read_bytes().startswith(PNG_SIGNATURE)
     comment = (out / COMMENT_MD).read_text(encoding="utf-8")
     assert "![" not in comment
@@ -205,3 +214,41 @@ def test_in_a_dvc_repository_dvc_s_own_diffs_are_attached(repo: Path, tmp_path: 
     text = build_report_files(repo, "main", tmp_path / "out").read_text(encoding="utf-8")
     assert "<details><summary>DVC's view: <code>dvc metrics diff --md</code></summary>" in text
     assert "<details><summary>DVC's view: <code>dvc params diff --md</code></summary>" in text
+
+
+# ------------------------------------------------------------------------------------------------------- quality
+GATES_YAML = "gates:\n  floors: [accuracy >= 0.97]\n  max_regression: {accuracy: -0.01}\n  resamples: 500\n"
+
+
+def test_the_report_shows_the_gate_and_the_stored_override_of_mlci_gate(repo: Path, tmp_path: Path):
+    (repo / "gates.yaml").write_text(GATES_YAML, encoding="utf-8")
+    out = tmp_path / "out"
+    text = build_report_files(repo, "main", out).read_text(encoding="utf-8")
+    assert "quality gate FAILED" in text
+    assert "### Quality gate: ❌ failed: 1 of 2 gates breached" in text
+    assert "| `accuracy >= 0.97` | floor | 0.9667 | ❌ breached: accuracy is 0.9667, not >= 0.97 |" in text
+    # `mlci gate --override` in the quality job wrote gate.json into the report folder: the report shows its verdict
+    assert main(["gate", "--root", str(repo), "--out", str(out), "--override", "label `accept-regression`"]) == 0
+    text = build_report_files(repo, "main", out).read_text(encoding="utf-8")
+    assert "### Quality gate: ⚠️ breached, accepted: 1 of 2 gates breached by label `accept-regression`" in text
+    assert "quality gate breached, accepted by label `accept-regression`" in text
+    # other predictions than the stored verdict was computed from: it is ignored, the gates are checked afresh
+    write_project(repo, accuracy=0.9, epochs=12, predictions=classification_predictions(0.9))
+    text = build_report_files(repo, "main", out).read_text(encoding="utf-8")
+    assert "### Quality gate: ❌ failed" in text and "accepted" not in text
+
+
+def test_a_base_without_predictions_gets_this_branch_s_intervals_and_a_notice(repo: Path, tmp_path: Path):
+    git(repo, "rm", "-q", "--cached", "reports/predictions.csv")
+    git(repo, "commit", "-q", "-m", "predictions not committed")
+    text = build_report_files(repo, "main", tmp_path / "out").read_text(encoding="utf-8")
+    assert "| metric | this PR [95% interval] |\n" in text
+    assert "> **Notice:** the base has no per-row predictions: this PR's intervals only, no Δ interval." in text
+    assert "confusion_difference.png" not in text
+
+
+def test_an_invalid_gates_file_is_named_in_the_report_which_still_builds(repo: Path, tmp_path: Path):
+    (repo / "gates.yaml").write_text("gates:\n  floors: [accuracy => 0.9]\n", encoding="utf-8")
+    text = build_report_files(repo, "main", tmp_path / "out").read_text(encoding="utf-8")
+    assert "_The quality gate could not be checked: " in text
+    assert "gates.floors[0]: 'accuracy => 0.9' is not `metric >= value` (or <=, >, <)._" in text

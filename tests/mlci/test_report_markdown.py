@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,10 @@ from mlci.drift import (
     DriftResult,
     DriftTest,
 )
+from mlci.gate import BREACHED, FLOOR, PASSED, REGRESSION, SKIPPED, WORST_SLICE, Check, GateResult
 from mlci.report import ReportInputs, render_markdown
+from mlci.report.render import gate_summary_markdown
+from mlci.stats import NO_BASE, NO_BASE_PREDICTIONS, PAIRED, UNPAIRED, Comparison, Interval, McNemar, MetricComparison
 
 GOLDEN = Path(__file__).parent / "golden"
 RUN_URL = "https://github.com/octo/ml-template/actions/runs/42"
@@ -70,6 +74,54 @@ def improved_per_class() -> dict:
     return per_class
 
 
+def comparison(accuracy: tuple, macro_f1: tuple, mode: str = PAIRED, note: str | None = None) -> Comparison:
+    """(pr, base, delta) intervals, each (estimate, low, high) or None, on 269 rows."""
+
+    def metric(name: str, sides: tuple) -> MetricComparison:
+        return MetricComparison(name, *(Interval(*side) if side else None for side in sides))
+
+    return Comparison(
+        task="classification",
+        rows=269,
+        metrics=(metric("accuracy", accuracy), metric("macro_f1", macro_f1)),
+        mode=mode,
+        base_rows=269 if mode != NO_BASE_PREDICTIONS else None,
+        note=note,
+        mcnemar=McNemar(3, 8, 0.2266) if mode == PAIRED else None,
+    )
+
+
+# A noise-level change: 5 more rows right of 269, paired intervals that cover 0.
+NOISE = comparison(
+    ((0.97, 0.9480, 0.9888), (0.95, 0.9219, 0.9740), (0.02, -0.0037, 0.0446)),
+    ((0.969, 0.9466, 0.9880), (0.948, 0.9201, 0.9731), (0.021, -0.0035, 0.0452)),
+)
+PASSING_CHECKS = (
+    Check("accuracy >= 0.95", FLOOR, "0.9700", PASSED),
+    Check("accuracy: -0.01", REGRESSION, "Δ +0.0200 [-0.0037, +0.0446]", PASSED),
+    Check("accuracy >= 0.85", WORST_SLICE, "0.8500 (`late`)", PASSED),
+)
+# A real regression: 11 points of accuracy.
+DROP = comparison(
+    ((0.91, 0.8736, 0.9405), (0.95, 0.9219, 0.9740), (-0.04, -0.0632, -0.0186)),
+    ((0.905, 0.8699, 0.9368), (0.948, 0.9201, 0.9731), (-0.043, -0.0660, -0.0201)),
+)
+FAILING_CHECKS = (
+    Check("accuracy >= 0.95", FLOOR, "0.9100", BREACHED, "accuracy is 0.9100, not >= 0.95"),
+    Check(
+        "accuracy: -0.01",
+        REGRESSION,
+        "Δ -0.0400 [-0.0632, -0.0186]",
+        BREACHED,
+        "accuracy changed by -0.0400 (this PR − base; 95% paired interval [-0.0632, -0.0186]), "
+        "beyond the allowed -0.01",
+    ),
+    Check(
+        "accuracy >= 0.85", WORST_SLICE, "0.7000 (`late`)", BREACHED, "slice `late` has accuracy 0.7000, not >= 0.85"
+    ),
+)
+
+
 def inputs(**overrides) -> ReportInputs:
     fields = dict(
         metrics=improved_metrics(),
@@ -83,6 +135,7 @@ def inputs(**overrides) -> ReportInputs:
         base_name="main (1a2b3c4)",
         run_url=RUN_URL,
         images=IMAGES,
+        quality=GateResult(PASSING_CHECKS, NOISE, base_name="main (1a2b3c4)"),
     )
     fields.update(overrides)
     return ReportInputs(**fields)
@@ -115,7 +168,40 @@ def regressed() -> ReportInputs:
             ],
         },
         train_run={**TRAIN_RUN, "device": "cuda", "precision": "bf16", "resumed_from_epoch": 5},
+        quality=GateResult(FAILING_CHECKS, DROP, base_name="main (1a2b3c4)"),
     )
+
+
+def overridden() -> ReportInputs:
+    result = GateResult(FAILING_CHECKS, DROP, override="label `accept-regression`", base_name="main (1a2b3c4)")
+    return replace(regressed(), quality=result)
+
+
+def unpaired() -> ReportInputs:
+    note = "not paired: the test split differs (200 rows in both, 69 only in this PR); unpaired intervals (wider)"
+    result = comparison(
+        ((0.97, 0.9480, 0.9888), (0.95, 0.9219, 0.9740), (0.02, -0.0150, 0.0560)),
+        ((0.969, 0.9466, 0.9880), (0.948, 0.9201, 0.9731), (0.021, -0.0145, 0.0571)),
+        mode=UNPAIRED,
+        note=note,
+    )
+    return inputs(quality=GateResult(PASSING_CHECKS, result, base_name="main (1a2b3c4)"))
+
+
+def no_base_predictions() -> ReportInputs:
+    note = "the base has no per-row predictions: this PR's intervals only, no Δ interval"
+    result = comparison(
+        ((0.97, 0.9480, 0.9888), None, None), ((0.969, 0.9466, 0.9880), None, None), NO_BASE_PREDICTIONS, note
+    )
+    checks = (
+        PASSING_CHECKS[0],
+        Check("accuracy: -0.01", REGRESSION, "—", SKIPPED, "the base has no per-row predictions"),
+    )
+    return inputs(base_per_class=None, quality=GateResult(checks, result, base_name="main (1a2b3c4)"))
+
+
+def no_gates() -> ReportInputs:
+    return inputs(quality=GateResult((), NOISE, declared=False, base_name="main (1a2b3c4)"))
 
 
 def new_metric() -> ReportInputs:
@@ -126,8 +212,16 @@ def new_metric() -> ReportInputs:
 
 
 def missing_base() -> ReportInputs:
+    alone = comparison(((0.97, 0.9480, 0.9888), None, None), ((0.969, 0.9466, 0.9880), None, None), mode=NO_BASE)
+    checks = (PASSING_CHECKS[0], Check("accuracy: -0.01", REGRESSION, "—", SKIPPED, "no base to compare with"))
     return inputs(
-        base_metrics=None, base_per_class=None, base_params=None, base_name=None, run_url=None, validation=None
+        base_metrics=None,
+        base_per_class=None,
+        base_params=None,
+        base_name=None,
+        run_url=None,
+        validation=None,
+        quality=GateResult(checks, alone),
     )
 
 
@@ -186,6 +280,8 @@ def baseline_reset() -> ReportInputs:
         base_per_class=None,
         baseline_reset="the classes changed (added `fox`); the features changed (added `x9`; removed `x0`)",
         data_changed=True,
+        quality=None,
+        quality_note="no per-row predictions (`reports/predictions.csv`): no intervals and no gate",
     )
 
 
@@ -212,6 +308,7 @@ def regression() -> ReportInputs:
         images=(("Training curves", "training_curves.png"), ("Predicted vs actual", "predicted_vs_actual.png")),
         data_changed=True,
         data=comparison,
+        quality=None,
     )
 
 
@@ -225,6 +322,10 @@ CASES = {
     "data_not_compared": data_not_compared,
     "baseline_reset": baseline_reset,
     "regression": regression,
+    "overridden": overridden,
+    "unpaired": unpaired,
+    "no_base_predictions": no_base_predictions,
+    "no_gates": no_gates,
 }
 
 
@@ -237,6 +338,31 @@ def test_markdown_matches_golden_file(case):
         golden.write_text(text, encoding="utf-8")
     assert golden.is_file(), f"{golden} missing: run UPDATE_GOLDEN=1 pytest tests/mlci/test_report_markdown.py"
     assert text == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", ["improved", "regressed", "overridden"])
+def test_gate_job_summary_matches_golden_file(case):
+    text = gate_summary_markdown(CASES[case]().quality)
+    golden = GOLDEN / f"gate_{case}.md"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(text, encoding="utf-8")
+    assert golden.is_file(), f"{golden} missing: run UPDATE_GOLDEN=1 pytest tests/mlci/test_report_markdown.py"
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_a_noise_level_change_is_within_noise_not_better():
+    text = render_markdown(inputs())
+    assert "| `accuracy` | 0.9700 | 0.9500 | +0.0200 | ⚪ within noise |" in text
+    assert "**At a glance:** accuracy 0.9700 (+0.0200 vs base, ⚪ within noise); quality gate passed;" in text
+    assert "| `val.accuracy` | 0.9600 | 0.9300 | +0.0300 | 🟢 better |" in text  # no interval: face value
+
+
+def test_every_headline_metric_has_an_interval():
+    for case in ("improved", "regressed", "unpaired", "no_base_predictions"):
+        text = render_markdown(CASES[case]())
+        for metric in ("accuracy", "macro_f1"):
+            line = next(line for line in text.splitlines() if line.startswith(f"| `{metric}` | 0.9") and "[" in line)
+            assert line.count("[") >= 1, (case, line)
 
 
 def test_rendering_is_deterministic():

@@ -14,6 +14,7 @@ from pathlib import Path
 from mlci.drift import DEFAULT_LEVEL, DEFAULT_PERMUTATIONS
 from mlci.dvcfiles import plot_specs
 from mlci.files import COMMENT_MD, CONTRACT, PREDICTION_TARGET, PREDICTION_VALUE, PREDICTIONS, REPORT_MD
+from mlci.gate import GATE_JSON
 from mlci.report.collect import ReportError, ReportInputs, collect_inputs
 from mlci.report.render import render_markdown
 
@@ -29,33 +30,60 @@ __all__ = [
 
 CURVES_PNG = "training_curves.png"
 CONFUSION_PNG = "confusion_matrix.png"
+CONFUSION_DIFF_PNG = "confusion_difference.png"
 SCATTER_PNG = "predicted_vs_actual.png"
 ARTIFACT_NAME = "pr-report"
 
 
-def _render_images(root: Path, out_dir: Path) -> list[tuple[str, str]]:
-    """Draw the PNGs the workspace has data for; (title, file name) of each one written."""
+def _render_images(root: Path, out_dir: Path, inputs: ReportInputs) -> list[tuple[str, str]]:
+    """Draw the PNGs the workspace has data for; (title, file name) of each one written.
+
+    Compared with a base, its committed curves are drawn under this branch's and the change of the confusion matrix
+    gets its own image.
+    """
     from mlci.contract import load_contract
-    from mlci.metrics_tables import class_labels, confusion_matrix, read_predictions
+    from mlci.metrics_tables import class_labels, confusion_matrix, predictions_from_text, read_predictions
+    from mlci.report.collect import show_at
     from mlci.report.plots import (
         line_panels,
+        plot_data_from_text,
+        render_confusion_difference,
         render_confusion_matrix,
         render_line_plots,
         render_regression_scatter,
     )
 
     images = []
-    panels = line_panels(root, plot_specs(root))
+    specs = plot_specs(root)
+    panels = line_panels(root, specs)
+    base_commit = inputs.base_commit if inputs.compared else None
     if panels:
-        render_line_plots(panels, out_dir / CURVES_PNG)
-        images.append(("Training curves", CURVES_PNG))
+        base = None
+        if base_commit:
+
+            def read_base(file: str):
+                text = show_at(root, base_commit, file)
+                return None if text is None else plot_data_from_text(text, file)
+
+            base = {title: lines for title, _, lines in line_panels(root, specs, read=read_base)}
+        render_line_plots(panels, out_dir / CURVES_PNG, base=base)
+        images.append(("Training curves" + (" (base dashed)" if base else ""), CURVES_PNG))
     contract = load_contract(root / CONTRACT)
     predictions = read_predictions(root / PREDICTIONS, contract)
     if predictions is not None and len(predictions):
         if contract.target.is_classification:
+            base_text = show_at(root, base_commit, PREDICTIONS) if base_commit else None
+            base_predictions = predictions_from_text(base_text, contract) if base_text else None
             labels = class_labels(contract, predictions)
-            render_confusion_matrix(labels, confusion_matrix(predictions, labels), out_dir / CONFUSION_PNG)
+            if base_predictions is not None:
+                labels += [label for label in class_labels(contract, base_predictions) if label not in labels]
+            counts = confusion_matrix(predictions, labels)
+            render_confusion_matrix(labels, counts, out_dir / CONFUSION_PNG)
             images.append(("Confusion matrix", CONFUSION_PNG))
+            if base_predictions is not None:
+                difference = counts - confusion_matrix(base_predictions, labels)
+                render_confusion_difference(labels, difference, out_dir / CONFUSION_DIFF_PNG)
+                images.append(("Confusion matrix, this PR − base", CONFUSION_DIFF_PNG))
         else:
             render_regression_scatter(
                 predictions[PREDICTION_TARGET].to_numpy(dtype=float),
@@ -69,7 +97,7 @@ def _render_images(root: Path, out_dir: Path) -> list[tuple[str, str]]:
 def write_report(inputs: ReportInputs, root: Path, out_dir: Path, artifact_name: str = ARTIFACT_NAME) -> Path:
     """Render the PNGs and write `report.md` (images linked) and `comment.md` (images named, not linked)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    images = _render_images(Path(root), out_dir)
+    images = _render_images(Path(root), out_dir, inputs)
     inputs = replace(inputs, images=tuple(images))
     report = out_dir / REPORT_MD
     report.write_text(render_markdown(inputs), encoding="utf-8")
@@ -91,7 +119,14 @@ def build_report_files(
     permutations: int = DEFAULT_PERMUTATIONS,
 ) -> Path:
     """`mlci report`: read the workspace and the base, write the report; returns the path of report.md."""
-    inputs = collect_inputs(Path(root), base_ref, run_url=run_url, level=level, permutations=permutations)
+    inputs = collect_inputs(
+        Path(root),
+        base_ref,
+        run_url=run_url,
+        level=level,
+        permutations=permutations,
+        gate_result=Path(out_dir) / GATE_JSON,
+    )
     return write_report(inputs, Path(root), Path(out_dir))
 
 

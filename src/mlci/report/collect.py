@@ -12,7 +12,7 @@ import logging
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -22,6 +22,7 @@ from mlci.drift import DEFAULT_LEVEL, DEFAULT_PERMUTATIONS, DataComparison, comp
 from mlci.dvcfiles import metrics_files
 from mlci.errors import UserFacingError
 from mlci.files import CONTRACT, DATA_DVC, PARAMS, PREDICTIONS, TRAIN_RUN, VALIDATION_SUMMARY
+from mlci.gate import GateResult
 from mlci.metrics_tables import (
     MetricsError,
     class_labels,
@@ -61,6 +62,9 @@ class ReportInputs:
     data_note: str | None = None  # why the data section is missing when the data did change
     dvc_diffs: Mapping[str, str] = field(default_factory=dict)  # "metrics"/"params" -> `dvc ... diff --md` output
     images: Sequence[tuple[str, str]] = ()  # (title, file name) of the PNGs written next to the markdown
+    base_commit: str | None = None  # the base's full SHA (its committed plot data is drawn under this branch's)
+    quality: GateResult | None = None  # intervals, the comparison with the base and the gates (None: no predictions)
+    quality_note: str | None = None  # why there is no quality section (e.g. an invalid gates.yaml)
 
     @property
     def compared(self) -> bool:
@@ -201,9 +205,40 @@ def collect_inputs(
     run_url: str | None = None,
     level: float = DEFAULT_LEVEL,
     permutations: int = DEFAULT_PERMUTATIONS,
+    gate_result: Path | None = None,
 ) -> ReportInputs:
-    """Read the workspace and the base commit into ReportInputs (runs the drift tests only when `data.dvc` changed)."""
-    root = Path(root)
+    """Read the workspace and the base commit into ReportInputs (runs the drift tests only when `data.dvc` changed).
+
+    `gate_result`: a `gate.json` that `mlci gate` wrote; its verdict (and override) is shown when it was computed
+    from the same predictions, base commit and gates file, else the gates are checked here, without an override.
+    """
+    inputs = _collect(Path(root), base_ref, run_url, level, permutations)
+    return replace(inputs, **_quality(Path(root), base_ref, gate_result))
+
+
+def _quality(root: Path, base_ref: str | None, stored: Path | None) -> dict:
+    """{"quality": GateResult} or {"quality_note": why there is none}."""
+    from mlci.gate import GateError, assess
+
+    if not (root / PREDICTIONS).is_file():
+        return {"quality_note": f"no per-row predictions (`{PREDICTIONS}`): no intervals and no gate"}
+    try:
+        result = assess(root, base_ref)
+    except GateError as error:
+        return {"quality_note": f"the quality gate could not be checked: {error}"}
+    if stored is not None and stored.is_file():
+        try:
+            previous = GateResult.from_dict(json.loads(stored.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            logger.warning("%s is not a gate result (%s): the gates are checked here", stored, error)
+        else:
+            if previous.inputs == result.inputs:
+                return {"quality": previous}
+            logger.warning("%s was computed from other inputs: the gates are checked here, without override", stored)
+    return {"quality": result}
+
+
+def _collect(root: Path, base_ref: str | None, run_url: str | None, level: float, permutations: int) -> ReportInputs:
     files = metrics_files(root)
     if not files:
         raise ReportError(f"{root / 'dvc.yaml'} lists no metrics files: name your evaluation's output under `metrics:`")
@@ -225,6 +260,7 @@ def collect_inputs(
     commit = resolve_commit(root, base_ref)
     base_name = base_ref if base_ref.startswith(commit[:7]) else f"{base_ref} ({commit[:7]})"
     inputs["base_name"] = base_name
+    inputs["base_commit"] = commit
     base_contract = _base_contract(root, commit, base_ref)
     reset = baseline_change(base_contract, contract)
     if reset:

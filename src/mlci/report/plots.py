@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -72,18 +72,62 @@ def render_regression_scatter(actual: np.ndarray, predicted: np.ndarray, path: P
     return _save(figure, path)
 
 
-def render_line_plots(panels: Sequence[tuple[str, str, Sequence[Series]]], path: Path) -> Path:
-    """Write one panel per plot (title, x label, lines), side by side."""
+def render_confusion_difference(labels: Sequence[str], difference: np.ndarray, path: Path) -> Path:
+    """Write this branch's confusion counts minus the base's [actual, predicted] as a PNG.
+
+    Colour says better or worse, the cell the signed change: more rows on the diagonal (right) is blue, more rows off
+    it (mistakes) is red.
+    """
+    size = max(4.0, min(12.0, 1.5 + 0.45 * len(labels)))
+    figure = Figure(figsize=(size + 0.5, size))
+    axes = figure.add_subplot()
+    goodness = -difference.astype(np.float64)
+    np.fill_diagonal(goodness, np.diag(difference))
+    limit = max(float(np.abs(goodness).max()) if goodness.size else 0.0, 1.0)
+    axes.imshow(goodness, cmap="RdBu", vmin=-limit, vmax=limit)
+    axes.set_xticks(range(len(labels)), labels, rotation=90 if max(map(len, labels), default=0) > 3 else 0)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("actual")
+    axes.set_title("Confusion matrix, this PR − base\nblue: better, red: worse")
+    for (row, column), change in np.ndenumerate(difference):
+        if change:
+            colour = "white" if abs(goodness[row, column]) > limit / 2 else "black"
+            axes.text(column, row, f"{change:+d}", ha="center", va="center", color=colour, fontsize=8)
+    figure.tight_layout()
+    return _save(figure, path)
+
+
+def render_line_plots(
+    panels: Sequence[tuple[str, str, Sequence[Series]]],
+    path: Path,
+    base: Mapping[str, Sequence[Series]] | None = None,
+) -> Path:
+    """Write one panel per plot (title, x label, lines), side by side; `base` (title -> lines) is drawn under each
+    panel's lines, dashed and faint, in the same colours."""
     count = max(len(panels), 1)
     figure = Figure(figsize=(5 * count, 3.8))
     for position, (title, x_label, lines) in enumerate(panels, start=1):
         axes = figure.add_subplot(1, count, position)
+        colours = {}
         for label, points in lines:
-            axes.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3, label=label)
+            (drawn,) = axes.plot([x for x, _ in points], [y for _, y in points], marker="o", markersize=3, label=label)
+            colours[label] = drawn.get_color()
+        base_lines = (base or {}).get(title, ())
+        for label, points in base_lines:
+            axes.plot(
+                [x for x, _ in points],
+                [y for _, y in points],
+                linestyle="--",
+                alpha=0.5,
+                color=colours.get(label),
+                label=f"base {label}",
+                zorder=1,
+            )
         axes.set_xlabel(x_label)
         axes.set_title(title)
         axes.grid(alpha=0.3)
-        if len(lines) > 1:
+        if len(lines) + len(base_lines) > 1:
             axes.legend()
     figure.tight_layout()
     return _save(figure, path)
@@ -94,13 +138,21 @@ def read_plot_data(path: Path) -> pd.DataFrame | None:
     """A plot's data file (TSV, CSV or a JSON list of records) as a frame; None when absent or unreadable."""
     if not path.is_file():
         return None
+    return plot_data_from_text(path.read_text(encoding="utf-8"), path)
+
+
+def plot_data_from_text(text: str, path: Path | str) -> pd.DataFrame | None:
+    """A plot data file's text (from the workspace or `git show`) as a frame; None when unreadable."""
+    import io
+
+    path = Path(path)
     try:
         if path.suffix == ".tsv":
-            return pd.read_csv(path, sep="\t")
+            return pd.read_csv(io.StringIO(text), sep="\t")
         if path.suffix == ".csv":
-            return pd.read_csv(path)
+            return pd.read_csv(io.StringIO(text))
         if path.suffix == ".json":
-            records = json.loads(path.read_text(encoding="utf-8"))
+            records = json.loads(text)
             if isinstance(records, Mapping):  # {"key": [records]}: DVC accepts one list under a key
                 records = next((v for v in records.values() if isinstance(v, list)), [])
             return pd.DataFrame(records) if isinstance(records, list) else None
@@ -120,16 +172,20 @@ def _line_labels(paths: Sequence[str]) -> list[str]:
     return [label or Path(path).stem for label, path in zip(labels, paths)]
 
 
-def line_panels(root: Path, specs: Sequence[PlotSpec]) -> list[tuple[str, str, list[Series]]]:
+def line_panels(
+    root: Path, specs: Sequence[PlotSpec], read: Callable[[str], pd.DataFrame | None] | None = None
+) -> list[tuple[str, str, list[Series]]]:
     """The line plots among `specs` whose data files exist, as (title, x label, lines) panels.
 
-    A spec with no y fields draws every numeric column but x; x defaults to `step`, else the row number.
+    A spec with no y fields draws every numeric column but x; x defaults to `step`, else the row number. `read`
+    reads a data file by its path (default: from the workspace under `root`; the base's come from `git show`).
     """
+    read = read or (lambda file: read_plot_data(Path(root) / file))
     panels = []
     for spec in specs:
         if spec.template not in LINE_TEMPLATES:
             continue
-        frames = {file: read_plot_data(Path(root) / file) for file in spec.files}
+        frames = {file: read(file) for file in spec.files}
         frames = {file: frame for file, frame in frames.items() if frame is not None and not frame.empty}
         lines: list[Series] = []
         x_label = spec.x or "step"

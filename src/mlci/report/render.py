@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 
 from mlci.drift import decision_rule, natural_key
 from mlci.files import DATA_DVC, PARAMS, PREDICTIONS, TRAIN_RUN, VALIDATION_SUMMARY
+from mlci.gate import BREACHED, GATES, PASSED, GateResult
 from mlci.metrics_tables import flatten, scalar_metrics, slices_of
 from mlci.report.collect import ReportInputs
+from mlci.stats import NO_BASE_PREDICTIONS, PAIRED, UNPAIRED, Comparison, Interval
 from mlci.summary import summary_markdown
 
 TITLE = "## Model report"
@@ -21,6 +23,13 @@ FEATURES_LISTED = 12
 LOWER_IS_BETTER = ("loss", "error", "mae", "mse", "mape")  # a metric whose name holds one of these: lower is better
 COUNTERS = ("step", "epoch", "rows", "support")  # counts, not scores: a change is neither better nor worse
 _MISSING = object()  # a param absent on one side (None is a valid YAML value)
+VERDICTS = {"better": "🟢 better", "worse": "🔴 worse", "within noise": "⚪ within noise", "same": "⚪ same"}
+GATE_STATUS = {
+    "passed": "✅ passed",
+    "failed": "❌ failed",
+    "overridden": "⚠️ breached, accepted",
+}
+CHECK_STATUS = {PASSED: "✅ passed", BREACHED: "❌ breached", "skipped": "➖ skipped"}
 
 
 # ---------------------------------------------------------------------------------------------- formatting helpers
@@ -73,6 +82,31 @@ def _delta_and_marker(name: str, value, base) -> tuple[str, str]:
     return text, "🟢 better" if better else "🔴 worse"
 
 
+def _noise_marker(inputs: ReportInputs, name: str, value, base) -> str | None:
+    """The interval's verdict for a metric the predictions also give (same name), None for any other metric.
+
+    Paired or unpaired Δ interval: its verdict. No base predictions: within noise when the base's value lies in this
+    branch's interval, else the face-value marker.
+    """
+    quality = inputs.quality
+    if quality is None or not inputs.compared:
+        return None
+    metric = quality.comparison.metric(name)
+    if metric is None or not (_is_number(value) and _is_number(base)):
+        return None
+    if quality.comparison.mode in (PAIRED, UNPAIRED) and metric.verdict:
+        return VERDICTS[metric.verdict]
+    if quality.comparison.mode == NO_BASE_PREDICTIONS and metric.pr.covers(float(base)):
+        return VERDICTS["within noise"]
+    return None
+
+
+def _marked(inputs: ReportInputs, name: str, value, base) -> tuple[str, str]:
+    delta, marker = _delta_and_marker(name, value, base)
+    noise = _noise_marker(inputs, name, value, base)
+    return (delta, noise) if noise and marker not in ("", "⚪ same") else (delta, marker)
+
+
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
     return [
         "| " + " | ".join(header) + " |",
@@ -81,14 +115,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> 
     ]
 
 
-def _comparison_rows(pr: Mapping, base: Mapping | None, compared: bool) -> list[list[str]]:
+def _comparison_rows(inputs: ReportInputs, pr: Mapping, base: Mapping | None) -> list[list[str]]:
+    compared = inputs.compared
     base = base or {}
     names = list(pr) + ([n for n in base if n not in pr] if compared else [])
     rows = []
     for name in names:
         row = [_code(name), _number(pr.get(name))]
         if compared:
-            row += [_number(base.get(name)), *_delta_and_marker(name, pr.get(name), base.get(name))]
+            row += [_number(base.get(name)), *_marked(inputs, name, pr.get(name), base.get(name))]
         rows.append(row)
     return rows
 
@@ -115,10 +150,17 @@ def _verdict(inputs: ReportInputs) -> str:
     if quoted is not None:
         name, value, base = quoted
         if inputs.compared:
-            delta, marker = _delta_and_marker(name, value, base)
+            delta, marker = _marked(inputs, name, value, base)
             parts.append(f"{_cell(name)} {_number(value)} ({delta} vs base, {marker})")
         else:
             parts.append(f"{_cell(name)} {_number(value)}")
+    if inputs.quality is not None and inputs.quality.declared:
+        status = inputs.quality.status
+        parts.append(
+            {"passed": "quality gate passed", "failed": "quality gate FAILED"}.get(
+                status, f"quality gate breached, accepted by {_cell(inputs.quality.override)}"
+            )
+        )
     if inputs.validation is not None:
         parts.append("data validation passed" if inputs.validation.get("success") else "data validation FAILED")
     if inputs.compared:
@@ -141,12 +183,135 @@ def _metrics(inputs: ReportInputs) -> list[str]:
             continue
         if inputs.compared and base is None:
             lines += ["_The base has no such file: every metric is new._", ""]
-        rows = _comparison_rows(scalar_metrics(metrics), scalar_metrics(base), inputs.compared)
+        rows = _comparison_rows(inputs, scalar_metrics(metrics), scalar_metrics(base))
         header = ["metric", "this PR"] + (["base", "Δ", ""] if inputs.compared else [])
         lines += _table(header, rows, "lr" + ("rrl" if inputs.compared else ""))
     if inputs.compared:
         lines += ["", "Loss, error, MAE and (R)MSE are better lower, every other metric higher."]
     return lines
+
+
+def _interval(interval: Interval | None, signed: bool = False) -> str:
+    if interval is None or math.isnan(interval.estimate):
+        return "—"
+    if math.isnan(interval.low):
+        return f"{interval.estimate:+.4f}" if signed else f"{interval.estimate:.4f}"
+    form = "{:+.4f}" if signed else "{:.4f}"
+    return f"{form.format(interval.estimate)} [{form.format(interval.low)}, {form.format(interval.high)}]"
+
+
+def interval_lines(comparison: Comparison, base_name: str | None, compared: bool = True) -> list[str]:
+    """The table of the metrics computed from the predictions, each with its interval, and the Δ against the base
+    with its verdict; then how it was computed (and why it is not paired, when it is not)."""
+    level = f"{comparison.confidence:.0%}"
+    with_base = compared and comparison.mode in (PAIRED, UNPAIRED)
+    with_base_value = compared and comparison.mode != "no base"
+    rows = []
+    for metric in comparison.metrics:
+        row = [_code(metric.name), _interval(metric.pr)]
+        if with_base:
+            row += [_interval(metric.base), _interval(metric.delta, signed=True), VERDICTS.get(metric.verdict, "")]
+        rows.append(row)
+    header = ["metric", f"this PR [{level} interval]"]
+    if with_base:
+        header += ["base", "Δ (this PR − base)", ""]
+    lines = [
+        f"### Test metrics with {level} intervals (from `{PREDICTIONS}`)",
+        "",
+        *_table(header, rows, "lr" + ("rrl" if with_base else "")),
+        "",
+    ]
+    how = (
+        f"Intervals: percentile bootstrap over the {comparison.rows} test rows "
+        f"({comparison.resamples} resamples, seed {comparison.seed})."
+    )
+    if comparison.mode == PAIRED:
+        how += " Δ: paired bootstrap on the same test rows (matched by id) in this PR and on the base."
+        if comparison.mcnemar is not None:
+            test = comparison.mcnemar
+            how += (
+                f" McNemar's exact test on accuracy: {test.base_only} rows right only on the base, {test.pr_only} "
+                f"only in this PR, p = {test.p_value:.3g}."
+            )
+    elif comparison.mode == UNPAIRED:
+        how += f" Δ: each side resampled on its own ({comparison.base_rows} rows on the base)."
+    lines.append(how)
+    if with_base:
+        lines += [
+            "",
+            f"A Δ whose {level} interval covers 0 is **within noise**: a change the luck of the test split could "
+            "produce, not a better or worse model.",
+        ]
+    if comparison.note and with_base_value:
+        lines += ["", f"> **Notice:** {_cell(comparison.note)}."]
+    return lines
+
+
+def gate_lines(result: GateResult, heading: str = "###") -> list[str]:
+    """The quality gate: its verdict, one row per declared gate, and what a breach means."""
+    if not result.declared:
+        return [
+            f"{heading} Quality gate",
+            "",
+            f"_No gates declared: add floors, an allowed regression or a worst-slice floor to `{GATES}`._",
+        ]
+    breached = len(result.breached)
+    verdict = GATE_STATUS[result.status]
+    if breached:
+        verdict += f": {breached} of {len(result.checks)} gates breached"
+    if result.status == "overridden":
+        verdict += f" by {_cell(result.override)}"
+    rows = [
+        [
+            _code(check.gate),
+            check.kind,
+            _cell(check.observed),
+            CHECK_STATUS.get(check.status, _cell(check.status)) + (f": {_cell(check.detail)}" if check.detail else ""),
+        ]
+        for check in result.checks
+    ]
+    lines = [f"{heading} Quality gate: {verdict}", ""]
+    if result.status == "overridden":
+        lines += [
+            f"> [!WARNING]\n> The gate was breached and the breach accepted by {_cell(result.override)}: "
+            "the check passes with a warning.",
+            "",
+        ]
+    lines += _table(["gate", "kind", "this PR", "result"], rows, "llrl")
+    level = f"{result.comparison.confidence:.0%}"
+    lines += [
+        "",
+        f"Gates from `{GATES}`. A floor applies to this PR's value; a max regression is breached only when the whole "
+        f"{level} interval of Δ lies beyond the allowed change; a worst-slice floor applies to every slice.",
+    ]
+    if result.note:
+        lines += ["", f"> **Notice:** {_cell(result.note)}."]
+    return lines
+
+
+def gate_summary_markdown(result: GateResult) -> str:
+    """The quality job's summary: the gate, then the intervals it was checked on."""
+    against = f"Compared with the base {_code(result.base_name)}." if result.base_name else "No base to compare with."
+    sections = [
+        gate_lines(result, heading="##"),
+        [against],
+        interval_lines(result.comparison, result.base_name, compared=result.note is None),
+    ]
+    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+
+
+def _quality(inputs: ReportInputs) -> list[str]:
+    if inputs.quality is None:
+        if not inputs.quality_note:
+            return []
+        note = _cell(inputs.quality_note)
+        return ["### Quality gate", "", f"_{note[:1].upper()}{note[1:]}._"]
+    result = inputs.quality
+    return [
+        *interval_lines(result.comparison, inputs.base_name, compared=inputs.compared),
+        "",
+        *gate_lines(result),
+    ]
 
 
 def _params(inputs: ReportInputs) -> list[str]:
@@ -362,6 +527,7 @@ def render_markdown(inputs: ReportInputs, image_note: str | None = None) -> str:
     """The report as GitHub-flavoured markdown. With `image_note`, that text stands in for the image links."""
     sections = [
         [TITLE, "", _against(inputs), "", _verdict(inputs)],
+        _quality(inputs),
         _metrics(inputs),
         _params(inputs),
         _per_class(inputs),
