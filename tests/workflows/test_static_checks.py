@@ -247,7 +247,7 @@ def test_readme_reuse_example_is_a_valid_caller(tmp_path: Path) -> None:
 
 # -- supply chain and secrets of the GPU runner, the image and the fork report poster --------------------------------
 
-HARDENED_WORKFLOWS = ["gpu-runner.yml", "report-comment.yml", "image.yml"]
+HARDENED_WORKFLOWS = sorted(path.name for path in (GITHUB_DIR / "workflows").glob("*.yml"))
 CML_DIR = GITHUB_DIR / "cml"
 
 
