@@ -120,6 +120,8 @@ def write_bundle(root: Path, out: Path, model_dir: Path | None = None, version: 
         shutil.copy2(model_dir, out / BUNDLE_MODEL / model_dir.name)
     shutil.copy2(contract, out / BUNDLE_CONTRACT)
     (out / BUNDLE_METADATA).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    for path in (out, *out.rglob("*")):  # what the serving image copies: readable by all, writable by none but root
+        path.chmod(0o755 if path.is_dir() else 0o644)
     return out
 
 
