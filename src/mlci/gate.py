@@ -401,7 +401,7 @@ def assess(
     base_frame, has_base, base_name, commit, note = None, False, None, None, None
     if base_ref:
         commit = resolve_commit(root, base_ref)
-        base_name = base_ref if base_ref.startswith(commit[:7]) else f"{base_ref} ({commit[:7]})"
+        base_name = commit[:7] if base_ref.startswith(commit[:7]) else f"{base_ref} ({commit[:7]})"  # a SHA: short
         reset = baseline_change(_base_contract(root, commit, base_ref), contract)
         if reset:
             note = f"baseline reset ({reset}): the base is not compared"

@@ -258,7 +258,7 @@ def _collect(root: Path, base_ref: str | None, run_url: str | None, level: float
     if not base_ref:
         return ReportInputs(**inputs)
     commit = resolve_commit(root, base_ref)
-    base_name = base_ref if base_ref.startswith(commit[:7]) else f"{base_ref} ({commit[:7]})"
+    base_name = commit[:7] if base_ref.startswith(commit[:7]) else f"{base_ref} ({commit[:7]})"  # a SHA: short
     inputs["base_name"] = base_name
     inputs["base_commit"] = commit
     base_contract = _base_contract(root, commit, base_ref)
