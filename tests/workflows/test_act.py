@@ -26,7 +26,7 @@ pytestmark = [
 
 QUICK_CODE_JOB = {"PYTEST_ADDOPTS": "-m 'not slow' tests/code/test_config.py", "COV_FAIL_UNDER": "0"}
 BIN = Path(sys.executable).parent
-JOBS = ("lint and test", "validate data", "dvc repro", "report")
+JOBS = ("lint and test", "validate data", "dvc repro", "quality gate", "report")
 
 RUNNER_IMAGE = "localhost/digitnet:act-pytest"
 BUILD_RUNNER_IMAGE = ACT_DIR / "runner-image" / "build.sh"
@@ -90,7 +90,7 @@ def test_every_job_of_the_pr_workflow_succeeds(good_runs: tuple[ActRun, ActRun])
     cold, _ = good_runs
     assert cold.returncode == 0, log_tail(cold)
     results = cold.job_results()
-    assert sorted(results.values()) == ["succeeded"] * 4, results
+    assert sorted(results.values()) == ["succeeded"] * len(JOBS), results
     for job in JOBS:
         assert any(name.endswith(f"/{job}") for name in results), f"job {job!r} missing from {results}"
 
@@ -108,10 +108,10 @@ def test_validation_summary_and_metrics_reach_the_job_summaries(good_runs: tuple
 def test_the_report_job_builds_the_report_file_and_its_summary(good_runs: tuple[ActRun, ActRun]) -> None:
     cold, _ = good_runs
     summary = cold.summary("report")
-    assert "## digitnet report" in summary, summary
+    assert "## Model report" in summary, summary
     assert "| `accuracy` |" in summary
     report = (only_run_dir(cold) / "pr-report" / "report.md").read_text(encoding="utf-8")
-    assert report.startswith("## digitnet report")
+    assert report.startswith("## Model report")
 
 
 def test_the_artifacts_reach_the_artifact_server_folder(good_runs: tuple[ActRun, ActRun]) -> None:
@@ -177,7 +177,7 @@ def container_run(project_image, tmp_path_factory: pytest.TempPathFactory) -> Ac
 def test_in_container_mode_every_job_runs_in_the_runner_image_and_succeeds(container_run: ActRun) -> None:
     assert container_run.returncode == 0, log_tail(container_run)
     results = container_run.job_results()
-    assert sorted(results.values()) == ["succeeded"] * 4, results
+    assert sorted(results.values()) == ["succeeded"] * len(JOBS), results
     started = re.findall(r"^\[([^\]]+)\] 🚀  Start image=(\S+)$", container_run.log, re.MULTILINE)
     assert sorted(job.rsplit("/", 1)[1] for job, image in started if image == RUNNER_IMAGE) == sorted(JOBS)
 
