@@ -75,7 +75,13 @@ def _install_project(venv: Path, project: Path) -> None:
 def renamed_project(tmp_path_factory) -> tuple[Path, dict]:
     project = copy_project(tmp_path_factory.mktemp("new-user") / "acme-digits")
     venv = _venv_on_top_of_this_one(tmp_path_factory.mktemp("venv") / "venv")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COV_", "MAKE"))}
+    # A new user's environment: not this run's pytest, coverage and make state, nor MLCI_TEMPLATE_TESTS (a repository
+    # made from the template skips the template's own tests, as the copy's `make test` then does).
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_", "COV_", "MAKE")) and key != "MLCI_TEMPLATE_TESTS"
+    }
     env.update(VENV=str(venv), CI="true")
     renamed = _run(["make", "rename", f"NAME={NEW_NAME}"], project, env)
     assert renamed.returncode == 0, renamed.stdout + renamed.stderr
