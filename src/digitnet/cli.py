@@ -1,4 +1,4 @@
-"""YOURS to replace: `digitnet <command>`, one command per DVC stage (split, train, evaluate) and `predict`.
+"""YOURS to replace: `digitnet <command>`, one per DVC stage (split, train, evaluate), and `predict`.
 
 Each is a few lines that read files, call the core, write files. The template's stages (validate, report, gate)
 are `mlci` commands.

@@ -1,8 +1,8 @@
-"""Multi-process training through PyTorch's own stack: torchrun sets the environment, we read it.
+"""YOURS to replace: multi-process training through PyTorch's own stack (torchrun sets the environment).
 
-`torchrun --nproc-per-node N -m digitnet.cli train` (or `train.processes: N` in params.yaml) runs N copies;
-each reads RANK/WORLD_SIZE/LOCAL_RANK, joins the process group (NCCL on GPUs, gloo on CPUs), trains on its
-share of every batch, and only rank 0 writes files.
+`torchrun --nproc-per-node N -m digitnet.cli train` (or `train.processes: N` in params.yaml)
+runs N copies; each reads RANK/WORLD_SIZE/LOCAL_RANK, joins the process group (NCCL on GPUs,
+gloo on CPUs), trains on its share of every batch, and only rank 0 writes files.
 """
 
 from __future__ import annotations

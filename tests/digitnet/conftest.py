@@ -1,5 +1,6 @@
-"""The reference project's fixtures: the preprocessor fitted on the training split, the split as tensors, and a
-scratch project (params, data and data contract) for running the `digitnet` commands with their default paths."""
+"""The reference project's fixtures: the preprocessor fitted on the training split, the split as
+tensors, and a scratch project (params, data and data contract) for running the `digitnet`
+commands with their default paths."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The `digitnet` commands run from inside a scratch project with their default paths: what they write, and on bad
-input one clear `error:` line, a non-zero exit and no output that DVC could take as done."""
+"""The `digitnet` commands run from inside a scratch project with their default paths: what they
+write, and on bad input one clear `error:` line, a non-zero exit and no output that DVC could
+take as done."""
 
 import json
 import subprocess
