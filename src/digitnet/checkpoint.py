@@ -1,4 +1,4 @@
-"""The training checkpoint: a weights-only payload, a sha256 digest beside it, and a bad file moved aside.
+"""YOURS to replace: the training checkpoint (weights-only, a sha256 digest beside it, a bad file moved aside).
 
 A checkpoint lets a preempted run resume. It is read with `torch.load(weights_only=True)`, so it holds only
 tensors and plain dicts, lists, numbers and strings, and a file someone else left there cannot run code. Its

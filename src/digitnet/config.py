@@ -1,4 +1,4 @@
-"""Load params.yaml into typed, validated dataclasses; a bad key fails at once with its name and the reason."""
+"""YOURS to replace: params.yaml into typed, validated dataclasses; a bad key fails at once, named."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The exceptions the CLI turns into a single clear line and a non-zero exit."""
+"""YOURS to replace: the exceptions the CLI turns into a single clear line and a non-zero exit."""
 
 # One base class for both wings: a DataError raised by the template's CSV reader is a UserFacingError here too.
 from mlci.errors import UserFacingError
