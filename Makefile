@@ -230,3 +230,43 @@ SERVE_ARGS ?=
 .PHONY: serve
 serve: $(INSTALLED) ## Serve the trained model: GET /health, /metadata; POST /predict {"rows": [...]} (PORT=8000)
 	$(BIN)/mlci serve --port $(PORT) $(SERVE_ARGS)
+
+# Release (release.yml runs these; see docs/release.md). The model of this commit, never silently retrained: DVC
+# restores what its remote holds, `dvc repro` runs only what is missing, and the metrics must then equal the committed
+# ones, or the release stops. VERSION defaults to `git describe` (the tag on a tagged commit).
+VERSION ?= $(shell git describe --tags --always --dirty --match 'v*' 2>/dev/null)
+RELEASE_DIR ?= build/release
+BUNDLE_DIR ?= build/serve
+SERVE_IMAGE ?= digitnet-serve:$(VERSION)
+.PHONY: release-model release-assets serve-image smoke-test deploy
+release-model: data ## Restore (dvc pull) or reproduce this commit's model; stop unless its metrics equal the committed
+	$(BIN)/dvc pull --quiet || echo "notice: the DVC remote lacks some outputs: reproducing them, then checking the metrics"
+	$(BIN)/dvc repro
+	@metrics="$$($(BIN)/python -c 'import pathlib, mlci.dvcfiles as d; print(" ".join(d.metrics_files(pathlib.Path("."))))')"; \
+	git diff --exit-code --stat -- $$metrics || { echo "error: the reproduced metrics differ from the committed ones" \
+		"(above): refusing to release a model other than the one reviewed" >&2; exit 1; }
+
+release-assets: $(INSTALLED) ## Bundle, model card, model archive, metrics and SHA256SUMS in build/release
+	rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
+	$(BIN)/mlci bundle --out $(BUNDLE_DIR) --model-version "$(VERSION)"
+	$(BIN)/mlci model-card --bundle $(BUNDLE_DIR) --out $(RELEASE_DIR)/MODEL_CARD.md
+	tar -C $(BUNDLE_DIR) --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -czf $(RELEASE_DIR)/model-$(VERSION).tar.gz .
+	cp $(BUNDLE_DIR)/metadata.json $(RELEASE_DIR)/metadata.json
+	@for file in $$($(BIN)/python -c 'import pathlib, mlci.dvcfiles as d; print(" ".join(d.metrics_files(pathlib.Path("."))))'); do \
+		cp "$$file" "$(RELEASE_DIR)/metrics-$$(echo "$${file%.json}" | tr / -).json"; done
+	cd $(RELEASE_DIR) && sha256sum -- * > SHA256SUMS && cat SHA256SUMS
+
+serve-image: ## Build the serving image SERVE_IMAGE from the runtime image IMAGE and the bundle (after release-assets)
+	docker build -f Containerfile.serve --build-arg RUNTIME_IMAGE=$(IMAGE) -t $(SERVE_IMAGE) $(BUNDLE_DIR)
+
+smoke-test: $(INSTALLED) ## Start SERVE_IMAGE on 127.0.0.1:PORT; check it answers the test split as evaluate did
+	@cid="$$(docker run -d -p 127.0.0.1:$(PORT):8000 $(SERVE_IMAGE))"; trap 'docker rm -f "$$cid" >/dev/null' EXIT; \
+	$(BIN)/mlci smoke-test --url http://127.0.0.1:$(PORT) || { docker logs "$$cid" 2>&1 | tail -40; exit 1; }
+
+# The deploy hook: deploy.yml runs it after moving the image's ENV tag (IMAGE_REF: the image by digest). YOURS: put
+# your platform's command here, e.g. `kubectl set image deployment/model model=$(IMAGE_REF)` or `gcloud run deploy`.
+ENV ?=
+IMAGE_REF ?= $(SERVE_IMAGE)
+deploy: ## Deploy VERSION to ENV with your platform's command (the hook deploy.yml runs): make deploy ENV=staging VERSION=v1.2.0
+	@test -n "$(ENV)" -a -n "$(VERSION)" || { echo "usage: make deploy ENV=staging VERSION=v1.2.0" >&2; exit 2; }
+	@echo "deploy hook: $(VERSION) ($(IMAGE_REF)) -> $(ENV): no platform command yet (edit the deploy target in the Makefile)"

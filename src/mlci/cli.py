@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlci.errors import UserFacingError
-from mlci.files import CONTRACT, GX_ROOT, VALIDATION_SUMMARY
+from mlci.files import CONTRACT, GX_ROOT, PREDICTIONS, VALIDATION_SUMMARY
 from mlci.serving.bundle import MODEL_DIR
 
 logger = logging.getLogger("mlci")
@@ -207,6 +207,15 @@ def cmd_model_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_smoke_test(args: argparse.Namespace) -> int:
+    from mlci.contract import load_contract
+    from mlci.serving.smoke import smoke_test
+
+    checked = smoke_test(args.url.rstrip("/"), load_contract(args.contract), args.rows, args.expected, args.batch)
+    logger.info("smoke test passed: %d rows answered as evaluated, a bad row refused with 422", checked)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlci", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -308,6 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     card.add_argument("--bundle", type=Path, default=None, help="read the metadata from this bundle")
     card.add_argument("--model-version", default=None, help="version to show (default: git describe)")
     card.set_defaults(run=cmd_model_card)
+
+    smoke = commands.add_parser("smoke-test", help="check a running server against the evaluate stage's predictions")
+    smoke.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default: %(default)s)")
+    smoke.add_argument("--rows", type=Path, default=Path("artifacts/split/test.csv"), help="rows to post")
+    smoke.add_argument("--expected", type=Path, default=Path(PREDICTIONS), help="the evaluate stage's predictions")
+    smoke.add_argument("--contract", **contract)
+    smoke.add_argument("--batch", type=int, default=64)
+    smoke.set_defaults(run=cmd_smoke_test)
     return parser
 
 

@@ -179,22 +179,20 @@ def _column(feature: Feature, values: list) -> np.ndarray | list:
     return [None if v is _MISSING else v for v in values]
 
 
-def rows_to_frame(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX_ROWS) -> pd.DataFrame:
-    """Check a request's rows against the contract and return them as a frame of the feature columns (and the id
-    column when the rows carry it). Raises RowsRejected naming each bad row and column; 413 for too many rows.
+def check_rows(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX_ROWS) -> tuple[pd.DataFrame, list | None]:
+    """Check a request's rows against the contract: (the feature columns as a frame, the ids or None).
 
-    A row is an object of column: value. The id and target columns may be present (the target is ignored); any
-    other column the contract does not name is an error, so a misspelt optional feature cannot pass as a null.
+    A row is an object of column: value. The id and target columns may be present (the target is ignored); any other
+    column the contract does not name is an error, so a misspelt optional feature cannot pass as a null. Raises
+    RowsRejected naming each bad row and column (status 413 for more than `max_rows` rows).
     """
     if not isinstance(rows, list):
         raise RowsRejected([RowProblem(None, None, 'expected {"rows": [{column: value, ...}, ...]}')])
     if not rows:
         raise RowsRejected([RowProblem(None, None, "no rows to predict")])
     if len(rows) > max_rows:
-        raise RowsRejected(
-            [RowProblem(None, None, f"{len(rows)} rows is more than this server's limit of {max_rows}: split them")],
-            status=413,
-        )
+        message = f"{len(rows)} rows is more than this server's limit of {max_rows}: split them"
+        raise RowsRejected([RowProblem(None, None, message)], status=413)
     names = contract.feature_names
     expected = set(names)
     allowed_extra = {c for c in (contract.id, contract.target.name) if c}
@@ -212,8 +210,6 @@ def rows_to_frame(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX
     if problems:
         raise RowsRejected(problems[:MAX_PROBLEMS], total=len(problems))
     columns: dict[str, Any] = {}
-    if contract.id and any(contract.id in row for row in rows):
-        columns[contract.id] = [row.get(contract.id) for row in rows]
     for feature in contract.features:
         values = [row.get(feature.name, _MISSING) for row in rows]
         array = _numeric_column(feature, values) if feature.numeric else None
@@ -231,7 +227,21 @@ def rows_to_frame(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX
     if problems:
         problems.sort(key=lambda p: (p.row, names.index(p.column)))
         raise RowsRejected(problems[:MAX_PROBLEMS], total=len(problems))
-    return pd.DataFrame(columns)
+    arrays = list(columns.values())
+    if all(isinstance(a, np.ndarray) for a in arrays) and len({a.dtype for a in arrays}) == 1:
+        frame = pd.DataFrame(np.column_stack(arrays), columns=names)  # one block: ten times quicker than by column
+    else:
+        frame = pd.DataFrame(columns)
+    ids = [row.get(contract.id) for row in rows] if contract.id and any(contract.id in row for row in rows) else None
+    return frame, ids
+
+
+def rows_to_frame(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX_ROWS) -> pd.DataFrame:
+    """The checked rows as one frame: the id column (when the rows carry it), then the features in contract order."""
+    frame, ids = check_rows(contract, rows, max_rows)
+    if ids is not None:
+        frame.insert(0, contract.id, ids)
+    return frame
 
 
 # ------------------------------------------------------------------------------------------------------- the model
@@ -250,15 +260,14 @@ class LoadedModel:
 
     def answer(self, rows: Any) -> dict:
         """Check the rows, predict, and return the answer's body; RowsRejected for bad rows."""
-        frame = rows_to_frame(self.contract, rows, self.max_rows)
-        features = frame[self.contract.feature_names]
+        features, ids = check_rows(self.contract, rows, self.max_rows)
         predictions = self.predict(features)
-        if not isinstance(predictions, pd.DataFrame) or len(predictions) != len(frame):
+        if not isinstance(predictions, pd.DataFrame) or len(predictions) != len(features):
             got = len(predictions) if isinstance(predictions, pd.DataFrame) else type(predictions).__name__
-            raise ServeError(f"the predictor returned {got} rows for {len(frame)}: it must return one row per row")
-        predictions = predictions.reset_index(drop=True)
-        if self.contract.id and self.contract.id in frame.columns:
-            predictions.insert(0, self.contract.id, frame[self.contract.id].to_numpy())
+            raise ServeError(f"the predictor returned {got} rows for {len(features)}: it must return one row per row")
+        if ids is not None:
+            predictions = predictions.reset_index(drop=True)
+            predictions.insert(0, self.contract.id, ids)
         return {"model_version": self.version, "predictions": predictions}
 
 
@@ -286,9 +295,14 @@ def load_served_model(
 def predictions_json(body: Mapping) -> str:
     """The answer as JSON text; the frame through pandas' writer (NaN as null), far quicker than per-value encoding."""
     frame = body["predictions"]
-    narrow = [name for name, dtype in frame.dtypes.items() if dtype == np.float32]
-    if narrow:  # float32 0.994961 is 0.99496102333... as a double: go through its shortest text, as a CSV writes it
-        frame = frame.astype({name: str for name in narrow}).astype({name: np.float64 for name in narrow})
+    if any(dtype == np.float32 for dtype in frame.dtypes):
+        # float32 0.994961 is 0.99496102333... as a double: go through its shortest text, as a CSV writer does
+        frame = pd.DataFrame(
+            {
+                name: values.astype(str).astype(np.float64) if values.dtype == np.float32 else values
+                for name, values in ((name, frame[name].to_numpy()) for name in frame.columns)
+            }
+        )
     head = json.dumps({k: v for k, v in body.items() if k != "predictions"})[:-1]
     return f'{head}, "predictions": {frame.to_json(orient="records", double_precision=15)}}}'
 

@@ -322,6 +322,48 @@ def test_a_bundle_round_trips_and_a_missing_model_says_what_to_run(workspace: Pa
         read_bundle(tmp_path)
 
 
+# ------------------------------------------------------------------------------------------------------- model card
+def write_predictions(root: Path, rows: int = 40) -> None:
+    from mlci.files import PREDICTIONS
+
+    target = ["cat", "dog"] * (rows // 2)
+    prediction = [t if i % 10 else ("dog" if t == "cat" else "cat") for i, t in enumerate(target)]  # 90% right
+    path = root / PREDICTIONS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"id": range(rows), "target": target, "prediction": prediction}).to_csv(path, index=False)
+
+
+def test_the_model_card_shows_version_data_params_intervals_and_slices(workspace: Path) -> None:
+    from mlci.model_card import write_model_card
+
+    write_predictions(workspace)
+    (workspace / "scores.json").write_text(
+        '{"accuracy": 0.9, "slices": {"wide": {"accuracy": 0.8, "support": 12}}}', encoding="utf-8"
+    )
+    template = Path(__file__).resolve().parents[2] / "templates" / "model_card.md.j2"
+    bundle = write_bundle(workspace, workspace / "bundle", workspace / "out" / "model", version="v2.0.0")
+    card = write_model_card(workspace, workspace / "card.md", template, bundle).read_text(encoding="utf-8")
+    assert card.startswith("# Model card: species (classification), v2.0.0")
+    assert "`data`: `abc123.dir`" in card and "sha256:" in card
+    assert "| accuracy | 0.9000 | " in card  # estimate, then its bootstrap interval
+    low, high = (float(x) for x in card.split("| accuracy | 0.9000 | ")[1].split(" |")[0].split(" – "))
+    assert low < 0.9 < high
+    assert "| wide | 0.8 | 12 |" in card
+    assert "lr: 0.1" in card
+
+
+def test_a_template_that_names_an_unknown_value_fails_with_its_path(workspace: Path) -> None:
+    from mlci.model_card import ModelCardError, write_model_card
+
+    template = workspace / "card.j2"
+    template.write_text("{{ no_such_value }}", encoding="utf-8")
+    bundle = write_bundle(workspace, workspace / "bundle", workspace / "out" / "model")
+    with pytest.raises(ModelCardError, match=r"card.j2: 'no_such_value' is undefined"):
+        write_model_card(workspace, workspace / "card.md", template, bundle)
+    with pytest.raises(ModelCardError, match="not found"):
+        write_model_card(workspace, workspace / "card.md", workspace / "absent.j2", bundle)
+
+
 # ------------------------------------------------------------------------------------------------------- on a port
 def free_port() -> int:
     with socket.socket() as probe:
@@ -370,6 +412,18 @@ def test_mlci_serve_answers_on_a_real_port_from_a_bundle(workspace: Path, tmp_pa
         assert status == 200 and [p["prediction"] for p in body["predictions"]] == ["dog", "cat"]
         status, body = http(f"{base}/predict", {"rows": [GOOD, {**GOOD, "colour": "blue"}]})
         assert status == 422 and body["detail"][0]["row"] == 1 and body["detail"][0]["column"] == "colour"
+
+        from mlci.serving.smoke import SmokeTestFailed, smoke_test
+
+        rows = pd.DataFrame([{"row_id": i, **GOOD, "width": float(i)} for i in range(10)])
+        rows.to_csv(tmp_path / "rows.csv", index=False)
+        expected = pd.DataFrame({"id": rows["row_id"], "target": "cat", "prediction": ["cat"] * 6 + ["dog"] * 4})
+        expected.to_csv(tmp_path / "expected.csv", index=False)
+        assert smoke_test(base, CONTRACT, tmp_path / "rows.csv", tmp_path / "expected.csv", batch=3) == 10
+        expected.loc[7, "prediction"] = "cat"
+        expected.to_csv(tmp_path / "expected.csv", index=False)
+        with pytest.raises(SmokeTestFailed, match="1 of 10 predictions differ .* first at row 7: served dog"):
+            smoke_test(base, CONTRACT, tmp_path / "rows.csv", tmp_path / "expected.csv")
     finally:
         server.terminate()
         server.wait(timeout=30)
