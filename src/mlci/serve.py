@@ -209,6 +209,47 @@ def check_rows(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX_RO
             ]
     if problems:
         raise RowsRejected(problems[:MAX_PROBLEMS], total=len(problems))
+    block = _numeric_block(contract, rows)
+    if block is not None:
+        frame = pd.DataFrame(block, columns=names)
+    else:
+        frame = _checked_columns(contract, rows)
+    ids = [row.get(contract.id) for row in rows] if contract.id and any(contract.id in row for row in rows) else None
+    return frame, ids
+
+
+def _numeric_block(contract: DataContract, rows: list) -> np.ndarray | None:
+    """All rows as one array when every feature is a number present in every row and inside its range, else None.
+
+    The common request of an all-numeric contract, checked with one type scan and vectorised range checks; anything
+    else (a null, a word, a value out of range, a category) goes through the column-by-column check that names it.
+    """
+    features = contract.features
+    if not all(f.type in ("int", "float") for f in features):
+        return None
+    names = contract.feature_names
+    try:
+        values = [[row[name] for name in names] for row in rows]
+    except KeyError:
+        return None
+    kinds = {type(v) for row in values for v in row}
+    if not kinds <= {int, float}:
+        return None
+    block = np.asarray(values, dtype=np.float64)
+    low = np.asarray([-np.inf if f.min is None else f.min for f in features])
+    high = np.asarray([np.inf if f.max is None else f.max for f in features])
+    if not (np.isfinite(block).all() and (block >= low).all() and (block <= high).all()):
+        return None
+    integer = np.asarray([f.type == "int" for f in features])
+    if integer.any() and (block[:, integer] != np.floor(block[:, integer])).any():
+        return None
+    return block.astype(np.int64) if integer.all() else block
+
+
+def _checked_columns(contract: DataContract, rows: list) -> pd.DataFrame:
+    """The features column by column, every bad cell named (RowsRejected)."""
+    names = contract.feature_names
+    problems: list[RowProblem] = []
     columns: dict[str, Any] = {}
     for feature in contract.features:
         values = [row.get(feature.name, _MISSING) for row in rows]
@@ -229,11 +270,8 @@ def check_rows(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX_RO
         raise RowsRejected(problems[:MAX_PROBLEMS], total=len(problems))
     arrays = list(columns.values())
     if all(isinstance(a, np.ndarray) for a in arrays) and len({a.dtype for a in arrays}) == 1:
-        frame = pd.DataFrame(np.column_stack(arrays), columns=names)  # one block: ten times quicker than by column
-    else:
-        frame = pd.DataFrame(columns)
-    ids = [row.get(contract.id) for row in rows] if contract.id and any(contract.id in row for row in rows) else None
-    return frame, ids
+        return pd.DataFrame(np.column_stack(arrays), columns=names)  # one block: ten times quicker than by column
+    return pd.DataFrame(columns)
 
 
 def rows_to_frame(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX_ROWS) -> pd.DataFrame:

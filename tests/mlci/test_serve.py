@@ -427,3 +427,22 @@ def test_mlci_serve_answers_on_a_real_port_from_a_bundle(workspace: Path, tmp_pa
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+NUMERIC = contract_from_dict(
+    {
+        "path": "data/grid.csv",
+        "target": {"name": "y", "task": "regression"},
+        "features": {f"x{i}": {"type": "int", "min": 0, "max": 9} for i in range(4)},
+    }
+)
+
+
+def test_an_all_numeric_contract_takes_one_block_and_still_names_a_bad_cell() -> None:
+    rows = [{f"x{i}": (i + r) % 10 for i in range(4)} for r in range(5)]
+    frame = rows_to_frame(NUMERIC, rows)
+    assert frame.dtypes.tolist() == [np.int64] * 4 and frame.to_numpy().tolist()[1] == [1, 2, 3, 4]
+    for value, message in ((10, "10 is above the contract's maximum 9"), (True, "expected a number (int), got true")):
+        with pytest.raises(RowsRejected) as caught:
+            rows_to_frame(NUMERIC, [*rows[:3], {**rows[3], "x2": value}])
+        assert [(p.row, p.column, p.message) for p in caught.value.problems] == [(3, "x2", message)]
