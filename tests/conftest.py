@@ -1,6 +1,7 @@
-"""Shared fixtures: the reference project's data (pulled by `make test`) and tiny configs, the project's image built
-once per session, the GPU marker's skip, and the template marker: the template's own plumbing tests (act, image,
-rename, template-init, Makefile and DVC wiring) run only with MLCI_TEMPLATE_TESTS=1, as the template's CI sets it."""
+"""Shared fixtures: the project's image built once per session, the GPU marker's skip, and the template marker: the
+template's own plumbing tests (act, image, rename, template-init, Makefile and DVC wiring) run only with
+MLCI_TEMPLATE_TESTS=1, as the template's CI sets it. The reference project's fixtures (its data, split and tiny
+configs) are in tests/digitnet/conftest.py."""
 
 from __future__ import annotations
 
@@ -10,17 +11,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import torch
 
-from digitnet.config import SplitConfig, TrainConfig
-from digitnet.data import load_data_contract, read_raw_csv, split_frame
-from mlci.contract import DataContract
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
-CONTRACT = REPO_ROOT / "data.schema.yaml"
-DIGITS_CSV = REPO_ROOT / "data" / "digits.csv"
 # Folders whose tests check the template's own plumbing; a repository made from the template skips them by default.
 TEMPLATE_TEST_FOLDERS = ("template", "workflows", "docker")
 IMAGE_BUILD_SCRIPT = REPO_ROOT / "tests" / "docker" / "build_image.sh"
@@ -44,31 +38,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip_template)
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip_gpu)
-
-
-@pytest.fixture(scope="session")
-def contract() -> DataContract:
-    """The reference project's data contract."""
-    return load_data_contract(CONTRACT)
-
-
-@pytest.fixture(scope="session")
-def digits() -> pd.DataFrame:
-    """The real data set; `make test` runs `dvc pull` first."""
-    if not DIGITS_CSV.is_file():
-        pytest.fail(f"{DIGITS_CSV} is missing: run `dvc pull` (or `make test`, which does)")
-    return read_raw_csv(DIGITS_CSV)
-
-
-@pytest.fixture(scope="session")
-def digits_split(digits: pd.DataFrame, contract: DataContract):
-    return split_frame(digits, SplitConfig(), contract)
-
-
-@pytest.fixture
-def tiny_train_config() -> TrainConfig:
-    """Small and quick: a few epochs of a narrow network, on the CPU."""
-    return TrainConfig(epochs=3, batch_size=64, channels=8, depth=2, dropout=0.1, device="cpu")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""YOURS to replace: the model, a small CNN whose width and depth come from params.yaml, and its file format."""
+"""YOURS to replace: the model, a small CNN whose width and depth come from params.yaml, and its file format.
+
+What the rest of the package uses, so keep these names when you replace it: `ModelSpec.for_data(config,
+preprocessor)` (the network's shape for the train section and the fitted preprocessor), `build_model(spec, seed)`,
+`save_model`, `load_model` and `SavedModel` (model, spec, preprocessor).
+"""
 
 from __future__ import annotations
 

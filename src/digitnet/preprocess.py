@@ -4,6 +4,11 @@ Here the features are 8x8 pixel intensities, scaled to [0, 1] by the contract's 
 target's classes become indexes. For tabular data this is where a standardiser (mean and std fitted on the training
 split) or an encoder of categories goes: `fit_preprocessor` sees only the training split, and `to_dict` travels in
 the model file, so evaluation and serving transform rows exactly as training did.
+
+What the rest of the package uses, so keep these names when you replace it: `fit_preprocessor(train, contract)`,
+`to_tensors(frame, preprocessor, target)`, and a `Preprocessor` with `features` (the raw columns it reads),
+`classes` (the target's labels in index order), `inputs(frame)`, `targets(frame, column)`, `to_dict()` and
+`from_dict()`.
 """
 
 from __future__ import annotations

@@ -118,9 +118,10 @@ def train(
     checkpoint_path: Path | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     ranks: Ranks = Ranks(),
-    spec: ModelSpec | None = None,
+    *,
+    spec: ModelSpec,
 ) -> TrainResult:
-    """Train a fresh model (or resume a checkpoint of the same run) and return it with its history.
+    """Train a fresh model of `spec` (or resume a checkpoint of the same run) and return it with its history.
 
     On the CPU the same config and data give the same weights and history, resumed or not:
     each epoch reseeds from `config.seed`, so nothing but the checkpoint is needed to continue.
@@ -136,7 +137,6 @@ def train(
     if ranks.is_main:
         logger.info("training on %s (%s), %d process(es)", device.type, precision, ranks.world_size)
 
-    spec = spec or ModelSpec.from_config(config)
     model = build_model(spec, seed=config.seed).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)

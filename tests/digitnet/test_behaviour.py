@@ -1,14 +1,20 @@
-"""Behavioural tests of the trained reference model: minimum functionality (overall, per class, per slice),
-invariance to pixel noise, and a directional expectation (ink of another digit moves the prediction towards it)."""
+"""Facts of the digits: REPLACE THIS FILE with your own when you swap in your data and model (the other test files
+read the data contract and the data, and pass unchanged after a swap).
 
+The data and its preprocessing (8x8 images scaled by the contract's largest pixel value), the digit slices, and
+behavioural tests of the trained reference model: minimum functionality (overall, per class, per slice), invariance
+to pixel noise, and a directional expectation (ink of another digit moves the prediction towards it)."""
+
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from digitnet.config import TrainConfig
-from digitnet.evaluate import SLICES, evaluate
+from digitnet.evaluate import SLICES, evaluate, faint_ink, off_centre
 from digitnet.model import SavedModel
 from digitnet.predict import class_probabilities
-from digitnet.preprocess import to_tensors
+from digitnet.preprocess import fit_preprocessor, to_tensors
 from digitnet.train import train
 
 MIN_ACCURACY = 0.93
@@ -17,18 +23,59 @@ MIN_SLICE_ACCURACY = 0.85
 MIN_SLICE_SUPPORT = 10
 
 
+def test_the_digits_are_1797_rows_of_64_pixels_in_the_contracts_order(raw_data, contract):
+    assert list(raw_data.columns) == contract.columns
+    assert len(raw_data) == 1797
+    assert len(contract.feature_names) == 64 and contract.target.classes == tuple(range(10))
+
+
+def test_preprocessor_makes_8x8_images_scaled_by_the_largest_pixel_value(preprocessor):
+    assert preprocessor.classes == tuple(range(10))
+    assert preprocessor.image_side == 8
+    assert preprocessor.scale == 16.0  # the contract's largest pixel value
+
+
+def test_a_faint_training_split_does_not_change_the_scale(data_split, contract):
+    faint = data_split.train.copy()
+    faint[contract.feature_names] = faint[contract.feature_names] // 2
+    assert fit_preprocessor(faint, contract) == fit_preprocessor(data_split.train, contract)
+
+
+def test_tensors_are_scaled_images_and_class_indexes(raw_data, preprocessor):
+    images, labels = to_tensors(raw_data.head(5), preprocessor, "label")
+    assert images.shape == (5, 1, 8, 8) and images.dtype == torch.float32
+    assert 0.0 <= images.min() and images.max() <= 1.0
+    assert labels.dtype == torch.int64
+    assert labels.tolist() == raw_data["label"].head(5).tolist()
+
+
+def _frame_with_ink(columns_with_ink: list[int], value: int, features: list[str]) -> pd.DataFrame:
+    pixels = np.zeros((1, 64), dtype=np.int64)
+    for row in range(8):
+        for col in columns_with_ink:
+            pixels[0, row * 8 + col] = value
+    return pd.DataFrame(pixels, columns=features)
+
+
+def test_slices_select_faint_and_off_centre_digits(contract):
+    centred_bold = _frame_with_ink([2, 3, 4, 5], 16, contract.feature_names)
+    left_faint = _frame_with_ink([0, 1], 2, contract.feature_names)
+    assert not faint_ink(centred_bold)[0] and faint_ink(left_faint)[0]
+    assert not off_centre(centred_bold)[0] and off_centre(left_faint)[0]
+
+
 @pytest.fixture(scope="module")
-def trained(digits_split, preprocessor, contract) -> SavedModel:
+def trained(data_split, preprocessor, spec_for, contract) -> SavedModel:
     config = TrainConfig(epochs=12, channels=32, depth=2, device="cpu")
     target = contract.target.name
-    train_set, val_set = (to_tensors(frame, preprocessor, target) for frame in (digits_split.train, digits_split.val))
-    result = train(config, train_set, val_set)
+    train_set, val_set = (to_tensors(frame, preprocessor, target) for frame in (data_split.train, data_split.val))
+    result = train(config, train_set, val_set, spec=spec_for(config))
     return SavedModel(result.model, result.spec, preprocessor)
 
 
 @pytest.fixture(scope="module")
-def test_evaluation(trained, digits_split, contract):
-    return evaluate(trained, digits_split.test, contract)
+def test_evaluation(trained, data_split, contract):
+    return evaluate(trained, data_split.test, contract)
 
 
 def test_model_reaches_the_minimum_accuracy(test_evaluation):
@@ -52,8 +99,8 @@ def test_every_slice_is_populated_and_reaches_the_minimum_accuracy(test_evaluati
     assert weak == {}
 
 
-def test_predictions_are_invariant_to_small_pixel_noise(trained, digits_split):
-    images = trained.preprocessor.inputs(digits_split.test)
+def test_predictions_are_invariant_to_small_pixel_noise(trained, data_split):
+    images = trained.preprocessor.inputs(data_split.test)
     generator = torch.Generator().manual_seed(0)
     noisy = (images + 0.03 * torch.randn(images.shape, generator=generator)).clamp(0, 1)
     clean = class_probabilities(trained.model, images, batch_size=256).argmax(dim=1)
@@ -61,11 +108,11 @@ def test_predictions_are_invariant_to_small_pixel_noise(trained, digits_split):
     assert (clean == with_noise).float().mean() >= 0.97
 
 
-def test_blending_in_another_digit_raises_its_probability(trained, digits_split):
+def test_blending_in_another_digit_raises_its_probability(trained, data_split):
     """Directional: a 1 overlaid with the average 7 of the training split looks more like a 7 than before."""
     preprocessor = trained.preprocessor
-    ones = preprocessor.inputs(digits_split.test[digits_split.test["label"] == 1])
-    mean_seven = preprocessor.inputs(digits_split.train[digits_split.train["label"] == 7]).mean(dim=0)
+    ones = preprocessor.inputs(data_split.test[data_split.test["label"] == 1])
+    mean_seven = preprocessor.inputs(data_split.train[data_split.train["label"] == 7]).mean(dim=0)
     blended = (0.5 * ones + 0.5 * mean_seven).clamp(0, 1)
     seven = preprocessor.classes.index(7)
     before = class_probabilities(trained.model, ones, batch_size=256)[:, seven]

@@ -26,18 +26,23 @@ def two_epoch_config(tiny_train_config):
 
 
 @pytest.fixture
-def sets(digits_split, contract):
-    preprocessor = fit_preprocessor(digits_split.train, contract)
+def sets(data_split, contract):
+    preprocessor = fit_preprocessor(data_split.train, contract)
     target = contract.target.name
-    return to_tensors(digits_split.train, preprocessor, target), to_tensors(digits_split.val, preprocessor, target)
+    return to_tensors(data_split.train, preprocessor, target), to_tensors(data_split.val, preprocessor, target)
 
 
 @pytest.fixture
-def saved_checkpoint(sets, two_epoch_config, tmp_path) -> Path:
+def spec(two_epoch_config, spec_for):
+    return spec_for(two_epoch_config)
+
+
+@pytest.fixture
+def saved_checkpoint(sets, two_epoch_config, spec, tmp_path) -> Path:
     """A genuine checkpoint after epoch 1 of 2, with its digest."""
     path = tmp_path / "checkpoints" / "train.pt"
     with pytest.raises(TrainingInterrupted):
-        train(two_epoch_config, *sets, path, should_stop=lambda: True)
+        train(two_epoch_config, *sets, path, should_stop=lambda: True, spec=spec)
     return path
 
 
@@ -60,9 +65,9 @@ def test_checkpoint_is_weights_only_loadable_and_its_digest_is_in_sha256sum_form
     assert sorted(p.name for p in saved_checkpoint.parent.iterdir()) == ["train.pt", "train.pt.sha256"]
 
 
-def test_a_verified_checkpoint_resumes(saved_checkpoint, sets, two_epoch_config, caplog):
+def test_a_verified_checkpoint_resumes(saved_checkpoint, sets, two_epoch_config, spec, caplog):
     with caplog.at_level(logging.WARNING):
-        assert train(two_epoch_config, *sets, saved_checkpoint).resumed_from_epoch == 1
+        assert train(two_epoch_config, *sets, saved_checkpoint, spec=spec).resumed_from_epoch == 1
     assert caplog.records == []
 
 
@@ -124,13 +129,13 @@ DIGEST = "{dir}/train.pt.sha256"
     ids=["truncated", "flipped-byte", "empty", "garbage", "no-digest", "bad-digest", "unpicklable", "not-a-checkpoint"],
 )
 def test_an_unusable_checkpoint_is_moved_aside_with_one_warning_and_training_starts_fresh(
-    saved_checkpoint, sets, two_epoch_config, caplog, damage, reason
+    saved_checkpoint, sets, two_epoch_config, spec, caplog, damage, reason
 ):
     damage(saved_checkpoint)
     damaged = saved_checkpoint.read_bytes()
     folder = saved_checkpoint.parent
     with caplog.at_level(logging.WARNING):
-        result = train(two_epoch_config, *sets, saved_checkpoint)
+        result = train(two_epoch_config, *sets, saved_checkpoint, spec=spec)
     assert result.resumed_from_epoch is None and len(result.history) == 2
     assert [record.getMessage() for record in caplog.records] == [
         f"checkpoint {saved_checkpoint} is unusable: {reason.format(dir=folder)}; "

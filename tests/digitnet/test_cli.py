@@ -12,12 +12,17 @@ import pytest
 from digitnet.cli import EXIT_FAILED, main
 
 PARAMS = {"split": {"seed": 1}, "train": {"epochs": 2, "channels": 8, "device": "cpu"}}
-PROBABILITIES = [f"proba_{label}" for label in range(10)]
+
+
+@pytest.fixture
+def probabilities(contract) -> list[str]:
+    """The class-probability columns of a predictions file, one per class of the contract."""
+    return [f"proba_{label}" for label in contract.target.classes]
 
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch, write_project):
-    """A scratch project (params.yaml, data/digits.csv, data.schema.yaml), with the CLI run from inside it."""
+    """A scratch project (params.yaml, the data, data.schema.yaml), with the CLI run from inside it."""
     monkeypatch.chdir(tmp_path)
     return write_project(tmp_path, PARAMS)
 
@@ -49,47 +54,48 @@ def test_split_train_evaluate_write_their_outputs(trained_workdir):
     assert not list(workdir.rglob("*.partial"))
 
 
-def test_evaluate_writes_one_prediction_per_test_row(trained_workdir):
+def test_evaluate_writes_one_prediction_per_test_row(trained_workdir, contract, probabilities):
     workdir = trained_workdir
     assert main(["evaluate"]) == 0
     test = pd.read_csv(workdir / "artifacts/split/test.csv")
     predictions = pd.read_csv(workdir / "reports/predictions.csv")
-    assert list(predictions.columns) == ["id", "target", "prediction", *PROBABILITIES]
-    assert predictions["id"].tolist() == test["id"].tolist()
-    assert predictions["target"].tolist() == test["label"].tolist()
-    assert predictions["prediction"].isin(range(10)).all()
-    assert np.allclose(predictions[PROBABILITIES].sum(axis=1), 1.0, atol=1e-4)
+    assert list(predictions.columns) == ["id", "target", "prediction", *probabilities]
+    assert predictions["id"].tolist() == test[contract.id].tolist()
+    assert predictions["target"].tolist() == test[contract.target.name].tolist()
+    assert predictions["prediction"].isin(contract.target.classes).all()
+    assert np.allclose(predictions[probabilities].sum(axis=1), 1.0, atol=1e-4)
     metrics = json.loads((workdir / "dvclive/evaluate/metrics.json").read_text())
     assert (predictions["prediction"] == predictions["target"]).mean() == pytest.approx(metrics["accuracy"], abs=1e-6)
 
 
-def test_predict_writes_a_prediction_and_class_probabilities_per_row(trained_workdir):
+def test_predict_writes_a_prediction_and_class_probabilities_per_row(trained_workdir, contract, probabilities):
     workdir = trained_workdir
-    features = pd.read_csv(workdir / "artifacts/split/test.csv").drop(columns=["id", "label"])
+    features = pd.read_csv(workdir / "artifacts/split/test.csv").drop(columns=[contract.id, contract.target.name])
     features.to_csv(workdir / "rows.csv", index=False)
     assert main(["predict", "--data", "rows.csv", "--out", "out/predictions.csv"]) == 0
     predicted = pd.read_csv(workdir / "out/predictions.csv")
-    assert list(predicted.columns) == ["prediction", *PROBABILITIES]
+    assert list(predicted.columns) == ["prediction", *probabilities]
     assert len(predicted) == len(features)
-    assert np.allclose(predicted[PROBABILITIES].sum(axis=1), 1.0, atol=1e-4)
+    assert np.allclose(predicted[probabilities].sum(axis=1), 1.0, atol=1e-4)
     assert main(["evaluate"]) == 0
     evaluated = pd.read_csv(workdir / "reports/predictions.csv")
-    pd.testing.assert_frame_equal(predicted, evaluated[["prediction", *PROBABILITIES]])
+    pd.testing.assert_frame_equal(predicted, evaluated[["prediction", *probabilities]])
 
 
-def test_predict_on_rows_missing_a_feature_names_the_columns(trained_workdir, capsys):
+def test_predict_on_rows_missing_a_feature_names_the_columns(trained_workdir, contract, capsys):
     workdir = trained_workdir
-    rows = pd.read_csv(workdir / "artifacts/split/test.csv").drop(columns=["pixel_0_3", "pixel_7_7"])
+    dropped = [contract.feature_names[1], contract.feature_names[-1]]
+    rows = pd.read_csv(workdir / "artifacts/split/test.csv").drop(columns=dropped)
     rows.to_csv(workdir / "rows.csv", index=False)
     assert main(["predict", "--data", "rows.csv", "--out", "predictions.csv"]) == EXIT_FAILED
-    assert _errors(capsys) == ["rows.csv: missing feature column(s): pixel_0_3, pixel_7_7"]
+    assert _errors(capsys) == [f"rows.csv: missing feature column(s): {', '.join(dropped)}"]
     assert not (workdir / "predictions.csv").exists()
 
 
-def test_missing_data_tells_the_user_to_dvc_pull_and_writes_nothing(workdir, capsys):
-    (workdir / "data" / "digits.csv").unlink()
+def test_missing_data_tells_the_user_to_dvc_pull_and_writes_nothing(workdir, contract, capsys):
+    (workdir / contract.path).unlink()
     assert main(["split"]) == EXIT_FAILED
-    assert _errors(capsys) == ["data/digits.csv not found: run `dvc pull` (or `make data`) to fetch the tracked data"]
+    assert _errors(capsys) == [f"{contract.path} not found: run `dvc pull` (or `make data`) to fetch the tracked data"]
     assert not (workdir / "artifacts").exists()
 
 
@@ -103,10 +109,14 @@ def test_unknown_param_key_fails_naming_the_key_and_writes_nothing(workdir, caps
     assert not (workdir / "artifacts").exists()
 
 
-def test_nan_in_training_data_stops_training_and_leaves_no_model(workdir, capsys):
+def test_nan_in_training_data_stops_training_and_leaves_no_model(workdir, contract, capsys):
     assert main(["split"]) == 0
     train_csv = workdir / "artifacts/split/train.csv"
-    train_csv.write_text(train_csv.read_text().replace(",0,", ",,", 1))  # a blank pixel: NaN
+    train = pd.read_csv(train_csv)
+    # A blank in a numeric feature the contract does not allow to be null: nothing fills it in, so the loss is NaN.
+    column = next(feature.name for feature in contract.features if feature.numeric and not feature.nullable)
+    train.loc[0, column] = np.nan
+    train.to_csv(train_csv, index=False)
     assert main(["train"]) == EXIT_FAILED
     assert _errors(capsys)[0].startswith("training diverged: the loss is nan in epoch 1;")
     assert not (workdir / "artifacts/model").exists()

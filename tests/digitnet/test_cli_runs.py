@@ -67,7 +67,7 @@ def _start_training_and_wait_for_checkpoint(root: Path) -> subprocess.Popen:
     while not checkpoint.exists():
         assert process.poll() is None, f"training ended before its first checkpoint: {process.stderr}"
         assert time.monotonic() < deadline, "no checkpoint after 120 s"
-        time.sleep(0.05)
+        time.sleep(0.01)
     return process
 
 

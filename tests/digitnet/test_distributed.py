@@ -30,14 +30,14 @@ def test_ranks_default_to_a_single_process(monkeypatch):
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_match_a_single_process_run(tmp_path, digits_split, split_tensors, write_project):
+def test_two_gloo_processes_match_a_single_process_run(tmp_path, data_split, split_tensors, spec_for, write_project):
     params = {"train": {**{k: getattr(CONFIG, k) for k in ("epochs", "channels", "depth", "dropout", "device")}}}
     params["train"]["processes"] = 2
     write_project(tmp_path, params)
     split_dir = tmp_path / "artifacts" / "split"
     split_dir.mkdir(parents=True)
-    digits_split.train.to_csv(split_dir / "train.csv", index=False)
-    digits_split.val.to_csv(split_dir / "val.csv", index=False)
+    data_split.train.to_csv(split_dir / "train.csv", index=False)
+    data_split.val.to_csv(split_dir / "val.csv", index=False)
 
     result = subprocess.run(
         [sys.executable, "-m", "digitnet.cli", "train"],
@@ -53,7 +53,7 @@ def test_two_gloo_processes_match_a_single_process_run(tmp_path, digits_split, s
     assert run["processes"] == 2
     distributed = json.loads((tmp_path / "dvclive/train/metrics.json").read_text())
 
-    single = train(CONFIG, split_tensors.train, split_tensors.val).history[-1]
+    single = train(CONFIG, split_tensors.train, split_tensors.val, spec=spec_for(CONFIG)).history[-1]
     assert distributed["train"]["loss"] == pytest.approx(single.train_loss, abs=LOSS_TOLERANCE)
     assert distributed["val"]["loss"] == pytest.approx(single.val_loss, abs=LOSS_TOLERANCE)
     assert distributed["val"]["accuracy"] == pytest.approx(single.val_accuracy, abs=ACCURACY_TOLERANCE)

@@ -5,8 +5,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from digitnet.config import TrainConfig
 from digitnet.errors import UserFacingError
-from digitnet.model import ModelSpec, build_model, load_model, save_model
+from digitnet.model import build_model, load_model, save_model
 from digitnet.predict import predict
 from digitnet.train import (
     TrainingDivergedError,
@@ -17,13 +18,13 @@ from digitnet.train import (
 )
 
 
-def test_loss_falls_when_overfitting_one_batch(split_tensors):
-    images, labels = (tensor[:32] for tensor in split_tensors.train)
-    model = build_model(ModelSpec(channels=16, depth=2, dropout=0.0), seed=0)
+def test_loss_falls_when_overfitting_one_batch(split_tensors, spec_for):
+    inputs, labels = (tensor[:32] for tensor in split_tensors.train)
+    model = build_model(spec_for(TrainConfig(channels=16, depth=2, dropout=0.0)), seed=0)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     losses = []
     for _ in range(60):
-        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        loss = torch.nn.functional.cross_entropy(model(inputs), labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -31,68 +32,76 @@ def test_loss_falls_when_overfitting_one_batch(split_tensors):
     assert losses[-1] < 0.05 < losses[0]
 
 
-def test_same_seed_gives_the_same_history_and_weights(split_tensors, tiny_train_config):
-    first = train(tiny_train_config, split_tensors.train, split_tensors.val)
-    second = train(tiny_train_config, split_tensors.train, split_tensors.val)
-    other = train(replace(tiny_train_config, seed=7), split_tensors.train, split_tensors.val)
+def test_same_seed_gives_the_same_history_and_weights(split_tensors, tiny_train_config, spec_for):
+    spec = spec_for(tiny_train_config)
+    first = train(tiny_train_config, split_tensors.train, split_tensors.val, spec=spec)
+    second = train(tiny_train_config, split_tensors.train, split_tensors.val, spec=spec)
+    other = train(replace(tiny_train_config, seed=7), split_tensors.train, split_tensors.val, spec=spec)
     assert first.history == second.history
     for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
         assert torch.equal(a, b)
     assert first.history != other.history
 
 
-def test_resumed_training_matches_an_uninterrupted_run(split_tensors, tiny_train_config, tmp_path):
+def test_resumed_training_matches_an_uninterrupted_run(split_tensors, tiny_train_config, spec_for, tmp_path):
     checkpoint = tmp_path / "train.pt"
+    spec = spec_for(tiny_train_config)
     with pytest.raises(TrainingInterrupted) as stop:
-        train(tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, should_stop=lambda: True)
+        train(
+            tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, should_stop=lambda: True, spec=spec
+        )
     assert stop.value.epochs_done == 1 and checkpoint.is_file()
-    resumed = train(tiny_train_config, split_tensors.train, split_tensors.val, checkpoint)
-    uninterrupted = train(tiny_train_config, split_tensors.train, split_tensors.val)
+    resumed = train(tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, spec=spec)
+    uninterrupted = train(tiny_train_config, split_tensors.train, split_tensors.val, spec=spec)
     assert resumed.resumed_from_epoch == 1
     assert resumed.history == uninterrupted.history
 
 
-def test_a_checkpoint_of_other_params_is_ignored(split_tensors, tiny_train_config, tmp_path):
+def test_a_checkpoint_of_other_params_is_ignored(split_tensors, tiny_train_config, spec_for, tmp_path):
     checkpoint = tmp_path / "train.pt"
+    spec = spec_for(tiny_train_config)
     with pytest.raises(TrainingInterrupted):
-        train(tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, should_stop=lambda: True)
+        train(
+            tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, should_stop=lambda: True, spec=spec
+        )
     changed = replace(tiny_train_config, learning_rate=0.01)
-    assert train(changed, split_tensors.train, split_tensors.val, checkpoint).resumed_from_epoch is None
+    assert train(changed, split_tensors.train, split_tensors.val, checkpoint, spec=spec).resumed_from_epoch is None
 
 
-def test_nan_loss_stops_training_with_a_clear_error(split_tensors, tiny_train_config):
-    images, labels = split_tensors.train
-    images[0, 0, 0, 0] = float("nan")
+def test_nan_loss_stops_training_with_a_clear_error(split_tensors, tiny_train_config, spec_for):
+    inputs, labels = split_tensors.train
+    inputs[(0,) * inputs.dim()] = float("nan")  # the first input value of the first row
     with pytest.raises(TrainingDivergedError) as error:
-        train(tiny_train_config, (images, labels), split_tensors.val)
+        train(tiny_train_config, (inputs, labels), split_tensors.val, spec=spec_for(tiny_train_config))
     assert str(error.value) == (
         "training diverged: the loss is nan in epoch 1; check the data for NaN/inf values or "
         "lower train.learning_rate (now 0.003) in params.yaml"
     )
 
 
-def test_the_spec_passed_to_train_sizes_the_network(split_tensors, tiny_train_config, preprocessor):
-    spec = ModelSpec.for_data(tiny_train_config, preprocessor)
-    assert (spec.num_classes, spec.image_side) == (10, 8)
+def test_the_spec_passed_to_train_sizes_the_network(split_tensors, tiny_train_config, spec_for, preprocessor):
+    spec = spec_for(tiny_train_config)
     result = train(replace(tiny_train_config, epochs=1), split_tensors.train, split_tensors.val, spec=spec)
     assert result.spec == spec
-    assert result.model(split_tensors.test[0][:4]).shape == (4, 10)
+    assert result.model(split_tensors.test[0][:4]).shape == (4, len(preprocessor.classes))
 
 
 def test_save_and_load_round_trip_keeps_preprocessing_and_predictions(
-    split_tensors, digits_split, preprocessor, tiny_train_config, tmp_path
+    split_tensors, data_split, preprocessor, tiny_train_config, spec_for, tmp_path
 ):
-    result = train(replace(tiny_train_config, epochs=1), split_tensors.train, split_tensors.val)
+    config = replace(tiny_train_config, epochs=1)
+    result = train(config, split_tensors.train, split_tensors.val, spec=spec_for(config))
     path = tmp_path / "model" / "model.pt"
     save_model(result.model, result.spec, preprocessor, path)
     saved = load_model(path)
     assert saved.spec == result.spec
     assert saved.preprocessor == preprocessor
     assert not saved.model.training
-    images, _ = split_tensors.test
+    inputs, _ = split_tensors.test
     result.model.eval()
-    assert torch.equal(saved.model(images), result.model(images))
-    assert predict(saved, digits_split.test)["prediction"].tolist() == result.model(images).argmax(dim=1).tolist()
+    assert torch.equal(saved.model(inputs), result.model(inputs))
+    expected = [preprocessor.classes[index] for index in result.model(inputs).argmax(dim=1).tolist()]
+    assert predict(saved, data_split.test)["prediction"].tolist() == expected
     assert not path.with_suffix(".pt.partial").exists()
 
 
@@ -117,8 +126,9 @@ def test_cpu_is_chosen_when_cuda_is_absent_and_cuda_request_fails_clearly():
 
 
 @pytest.mark.gpu
-def test_training_on_cuda_uses_mixed_precision(split_tensors, tiny_train_config):
-    result = train(replace(tiny_train_config, device="cuda"), split_tensors.train, split_tensors.val)
+def test_training_on_cuda_uses_mixed_precision(split_tensors, tiny_train_config, spec_for):
+    config = replace(tiny_train_config, device="cuda")
+    result = train(config, split_tensors.train, split_tensors.val, spec=spec_for(config))
     assert result.device == "cuda"
     assert result.precision in ("bfloat16-autocast", "float16-autocast")
     assert result.history[-1].val_accuracy > 0.5

@@ -11,12 +11,10 @@ ones).
 
 import os
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
-from project_copy import copy_project
+from project_copy import copy_project, install_project, venv_on_top_of_this_one
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OLD_NAME = "digitnet"
@@ -37,44 +35,10 @@ def _commit(root: Path, message: str, init: bool = False) -> None:
         assert done.returncode == 0, done.stderr
 
 
-def _venv_on_top_of_this_one(venv: Path) -> Path:
-    """A venv that sees this environment's packages; the project is installed into it later (`_install_project`)."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    child_site = Path(
-        _run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], venv).stdout.strip()
-    )
-    (child_site / "_parent_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    parent_bin = Path(sys.executable).parent
-    for tool in parent_bin.iterdir():
-        target = venv / "bin" / tool.name
-        if target.exists() or not tool.is_file() or tool.name.startswith(("python", "activate", "Activate")):
-            continue
-        head = tool.read_bytes()[:200]
-        if head.startswith(b"#!") and b"python" in head.split(b"\n", 1)[0]:
-            body = tool.read_text().split("\n", 1)[1]  # a console script: run it with the new venv's python
-            target.write_text(f"#!{python}\n{body}")
-            target.chmod(0o755)
-        else:
-            target.symlink_to(tool)  # a binary (actionlint, shellcheck, hadolint, ...)
-    return venv
-
-
-def _install_project(venv: Path, project: Path) -> None:
-    """Install only `project` into `venv`, editable, and stamp the venv as the Makefile's `make install` does."""
-    python = venv / "bin" / "python"
-    installed = _run(
-        [str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", str(project)],
-        project,
-    )
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    (venv / ".installed").touch()  # the Makefile's stamp: this environment is ready, `make install` is a no-op
-
-
 @pytest.fixture(scope="module")
 def renamed_project(tmp_path_factory) -> tuple[Path, dict]:
     project = copy_project(tmp_path_factory.mktemp("new-user") / "acme-digits")
-    venv = _venv_on_top_of_this_one(tmp_path_factory.mktemp("venv") / "venv")
+    venv = venv_on_top_of_this_one(tmp_path_factory.mktemp("venv") / "venv")
     # A new user's environment: not this run's pytest, coverage and make state, nor MLCI_TEMPLATE_TESTS (a repository
     # made from the template skips the template's own tests, as the copy's `make test` then does).
     env = {
@@ -87,7 +51,7 @@ def renamed_project(tmp_path_factory) -> tuple[Path, dict]:
     assert renamed.returncode == 0, renamed.stdout + renamed.stderr
     assert f"re-formatted the rewritten Python files with isort and black ({venv}/bin/python)" in renamed.stdout
     _commit(project, f"Rename the package to {NEW_NAME}")
-    _install_project(venv, project)
+    install_project(venv, project)
     return project, env
 
 
