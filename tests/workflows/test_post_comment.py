@@ -18,7 +18,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / ".github/scripts/post-report-comment.sh"
 SHA = "0123456789abcdef0123456789abcdef01234567"
-WATERMARK = f'![](https://cml.dev/watermark.png#{SHA} "CML watermark digitnet-report")'
+WATERMARK = f'![](https://cml.dev/watermark.png#{SHA} "CML watermark model-report")'
 
 FAKE_GH = r"""#!/usr/bin/env bash
 printf '%s\n' "$*" >> "$GH_LOG"
@@ -49,7 +49,7 @@ def post(tmp_path: Path, comments: list[dict], body: str | bytes, **env_override
         "REPOSITORY": "octo/ml",
         "PR_NUMBER": "7",
         "HEAD_SHA": SHA,
-        "WATERMARK_TITLE": "digitnet-report",
+        "WATERMARK_TITLE": "model-report",
         **env_overrides,
     }
     return subprocess.run(["bash", str(SCRIPT), str(tmp_path / "comment.md")], env=env, capture_output=True, text=True)
