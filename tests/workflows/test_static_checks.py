@@ -200,7 +200,13 @@ def test_ci_chains_data_before_training_and_reads_the_gpu_runner_variable() -> N
     jobs = ci["jobs"]
     assert jobs["pipeline"]["needs"] == "data"
     assert jobs["pipeline"]["with"]["runs-on"] == "${{ vars.GPU_RUNNER || 'ubuntu-latest' }}"
-    assert jobs["report"]["with"] == {"pipeline-artifact": "pipeline-outputs", "validation-artifact": "data-validation"}
+    assert jobs["quality"]["needs"] == "pipeline"
+    assert jobs["report"]["needs"] == ["code", "data", "pipeline", "quality"]
+    assert jobs["report"]["with"] == {
+        "pipeline-artifact": "pipeline-outputs",
+        "validation-artifact": "data-validation",
+        "quality-artifact": "quality-gate",
+    }
     assert jobs["report"]["permissions"] == {"contents": "read", "pull-requests": "write"}
 
 
