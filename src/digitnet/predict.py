@@ -38,7 +38,10 @@ def predict(saved: SavedModel, rows: pd.DataFrame, batch_size: int = 512) -> pd.
     probabilities = class_probabilities(saved.model, saved.preprocessor.inputs(rows), batch_size).numpy()
     classes = saved.preprocessor.classes
     predicted = np.asarray(classes, dtype=object)[probabilities.argmax(axis=1)] if len(rows) else []
-    frame = pd.DataFrame({"prediction": list(predicted)})
-    for position, label in enumerate(classes):
-        frame[f"proba_{label}"] = probabilities[:, position].round(PROBABILITY_DECIMALS)
+    # One frame from one array (not a column at a time): this runs on every request the model server answers.
+    frame = pd.DataFrame(
+        probabilities.round(PROBABILITY_DECIMALS).reshape(len(rows), len(classes)),
+        columns=[f"proba_{label}" for label in classes],
+    )
+    frame.insert(0, "prediction", list(predicted))
     return frame
