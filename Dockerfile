@@ -48,7 +48,7 @@ FROM base AS builder
 # the wheels context.
 ARG TORCH_VARIANT=""
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-# 1 installs from the wheels context only (uv reads UV_NO_INDEX from the environment).
+# 1 installs from the wheels context only (--no-index).
 ARG UV_NO_INDEX=0
 COPY requirements.txt /src/
 COPY requirements /src/requirements
@@ -64,12 +64,14 @@ RUN python3 -m venv /opt/uv \
     && PIP_NO_INDEX="$UV_NO_INDEX" /opt/uv/bin/pip install --no-cache-dir --require-hashes -r /src/requirements/uv.txt \
     && python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-RUN variant="${TORCH_VARIANT:-cpu}" index="$TORCH_INDEX_URL"; \
+# uv has no environment variable for --no-index: UV_NO_INDEX=1 becomes the flag here.
+RUN variant="${TORCH_VARIANT:-cpu}" index="$TORCH_INDEX_URL" no_index=""; \
     case "$index" in */whl/cu*) variant=cuda ;; esac; \
     if [ "$variant" = cuda ]; then index=""; fi; \
-    /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes --no-deps \
+    if [ "$UV_NO_INDEX" = 1 ]; then no_index=--no-index index=""; fi; \
+    /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes --no-deps $no_index \
         -r "/src/requirements/torch-$variant.txt" ${index:+--index-url "$index"} \
-    && /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes -r /src/requirements.txt
+    && /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes $no_index -r /src/requirements.txt
 COPY pyproject.toml README.md LICENSE /src/
 COPY src /src/src
 # The package itself (its dependencies are the locked set above; setuptools, its build backend, is in it); the stamp
