@@ -1,0 +1,537 @@
+"""A new user swaps in their own data and model, following README's "Make it yours" literally, and the template
+keeps working: `make lint`, `make test`, `make repro`, `make report` and the pull-request workflow under act pass,
+and a bad row in the new data fails validation naming its column.
+
+The data is a generated table, nothing like the digits: floats of different scales, integers, a category, string
+class labels and a few nulls in one column. The user edits only the files README names (HAND_EDITED, printed and
+checked against git's list of what changed); everything else that changes is a command's output (COMMAND_OUTPUTS:
+`make suite` writes gx/, `dvc add data` rewrites data.dvc, `dvc push` fills the bundled store, `make repro` writes
+dvc.lock, the metrics and the predictions). The machinery, the workflows, the Makefile, the Dockerfile and dvc.yaml
+stay as they are.
+
+The copy gets a venv on top of this one with only the copy installed into it (tests/project_copy.py), as the
+new-user test does; its `make test` runs without MLCI_TEMPLATE_TESTS, as a repository made from the template does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from project_copy import copy_project, install_project, venv_on_top_of_this_one
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT / "tests" / "workflows" / "act"))
+from act_harness import ActSettings, run_act  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(os.environ.get("ACT")), reason="already inside an act run: no act within act"),
+]
+
+DATA_FILE = "data/loans.csv"
+TARGET = "risk"
+CLASSES = ("high", "low", "mid")
+REGIONS = ("east", "north", "south", "west")
+MAX_HAND_EDITED = 6
+# What the user edits by hand (data.schema.yaml is drafted by `make schema`, then reviewed: it counts as an edit).
+HAND_EDITED = (
+    "data.schema.yaml",
+    "gates.yaml",
+    "src/digitnet/evaluate.py",
+    "src/digitnet/model.py",
+    "src/digitnet/preprocess.py",
+    "tests/digitnet/test_behaviour.py",
+)
+# Written by commands the README names, not by hand.
+COMMAND_OUTPUTS = re.compile(r"^(gx/|dvc-store/|dvclive/|reports/)|^(data\.dvc|dvc\.lock)$")
+FORBIDDEN = re.compile(r"^(src/mlci/|\.github/)|^(Makefile|Dockerfile|dvc\.yaml)$")
+JOBS = ("lint and test", "validate data", "dvc repro", "quality gate", "report")
+
+
+def loans(rows: int = 600, seed: int = 0) -> pd.DataFrame:
+    """A tabular data set: four floats of different scales (one with a few nulls), two integers, a category, and a
+    risk class (low/mid/high) that depends on most of them plus noise."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(1, rows + 1),
+            "income": rng.lognormal(10.8, 0.4, rows).round(2),
+            "debt_ratio": rng.beta(2, 5, rows).round(4),
+            "temperature": rng.normal(15.0, 8.0, rows).round(3),
+            "credit_score": rng.normal(650.0, 60.0, rows).round(1) + 0.05,
+            "open_accounts": rng.integers(0, 21, rows),
+            "age": rng.integers(18, 81, rows),
+            "region": rng.choice(REGIONS, rows),
+        }
+    )
+    standard = {name: (frame[name] - frame[name].mean()) / frame[name].std() for name in frame.columns[1:7]}
+    region_effect = frame["region"].map({"east": 0.0, "north": 0.8, "south": -0.8, "west": 0.3})
+    latent = (
+        -1.2 * standard["income"]
+        + 1.0 * standard["debt_ratio"]
+        - 0.8 * standard["credit_score"]
+        + 0.4 * standard["open_accounts"]
+        + region_effect
+        + rng.normal(0.0, 0.35, rows)
+    )
+    frame[TARGET] = pd.qcut(latent, 3, labels=["low", "mid", "high"]).astype(str)
+    frame.loc[rng.choice(rows, 30, replace=False), "credit_score"] = np.nan  # not recorded for a few applicants
+    return frame
+
+
+# --------------------------------------------------------------------------------------- the user's replacements
+PREPROCESS = '''\
+"""YOURS: tabular preprocessing, fitted on the training split and saved with the model.
+
+Numeric features are standardised with the training split's mean and std; a null, where the contract allows one,
+becomes the mean (0 after scaling). Each category becomes one-hot columns, one per value the contract allows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mlci.contract import DataContract
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """Means and stds of the numeric features, the values of each category, and the class labels in index order."""
+
+    numeric: tuple[str, ...]
+    means: tuple[float, ...]
+    stds: tuple[float, ...]
+    nullable: tuple[str, ...]
+    categories: tuple[tuple[str, tuple[str, ...]], ...]
+    classes: tuple
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return (*self.numeric, *(name for name, _ in self.categories))
+
+    @property
+    def width(self) -> int:
+        return len(self.numeric) + sum(len(values) for _, values in self.categories)
+
+    def inputs(self, frame: pd.DataFrame) -> torch.Tensor:
+        """Rows to float32 (N, width): standardised numbers, then the one-hot categories."""
+        import torch
+
+        numbers = frame[list(self.numeric)].to_numpy(dtype=np.float64)
+        scaled = (numbers - np.asarray(self.means)) / np.asarray(self.stds)
+        fill = np.isin(np.asarray(self.numeric), self.nullable) & np.isnan(numbers)
+        scaled[fill] = 0.0
+        one_hot = [
+            frame[name].astype(str).to_numpy()[:, None] == np.asarray(values)[None, :]
+            for name, values in self.categories
+        ]
+        return torch.tensor(np.hstack([scaled, *one_hot]).astype(np.float32))
+
+    def targets(self, frame: pd.DataFrame, column: str) -> torch.Tensor:
+        """Class labels to int64 indexes into `classes`."""
+        import torch
+
+        index = {label: position for position, label in enumerate(self.classes)}
+        return torch.tensor(frame[column].map(index).to_numpy(dtype=np.int64))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "numeric": list(self.numeric),
+            "means": list(self.means),
+            "stds": list(self.stds),
+            "nullable": list(self.nullable),
+            "categories": [[name, list(values)] for name, values in self.categories],
+            "classes": list(self.classes),
+        }
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> Preprocessor:
+        return cls(
+            numeric=tuple(saved["numeric"]),
+            means=tuple(saved["means"]),
+            stds=tuple(saved["stds"]),
+            nullable=tuple(saved["nullable"]),
+            categories=tuple((name, tuple(values)) for name, values in saved["categories"]),
+            classes=tuple(saved["classes"]),
+        )
+
+
+def fit_preprocessor(train: pd.DataFrame, contract: DataContract) -> Preprocessor:
+    """Means and stds from the training split only; category values from the contract (so every allowed value has
+    a column, seen in training or not)."""
+    numeric = [feature.name for feature in contract.features if feature.numeric]
+    numbers = train[numeric].astype(np.float64)
+    stds = numbers.std().fillna(1.0).replace(0.0, 1.0)
+    return Preprocessor(
+        numeric=tuple(numeric),
+        means=tuple(round(float(value), 6) for value in numbers.mean()),
+        stds=tuple(round(float(value), 6) for value in stds),
+        nullable=tuple(feature.name for feature in contract.features if feature.numeric and feature.nullable),
+        categories=tuple(
+            (feature.name, tuple(str(value) for value in feature.values))
+            for feature in contract.features
+            if feature.type == "category"
+        ),
+        classes=tuple(contract.target.classes),
+    )
+
+
+def to_tensors(frame: pd.DataFrame, preprocessor: Preprocessor, target: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and target indexes of a labelled frame."""
+    return preprocessor.inputs(frame), preprocessor.targets(frame, target)
+'''
+
+MODEL = '''\
+"""YOURS: the model, an MLP on the preprocessed table (train.channels wide, train.depth hidden layers), and its
+file format."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from digitnet.config import TrainConfig
+from digitnet.errors import UserFacingError
+from digitnet.preprocess import Preprocessor
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What it takes to rebuild the network: saved next to its weights."""
+
+    inputs: int
+    num_classes: int
+    width: int
+    depth: int
+    dropout: float
+
+    @classmethod
+    def for_data(cls, config: TrainConfig, preprocessor: Preprocessor) -> ModelSpec:
+        return cls(
+            inputs=preprocessor.width,
+            num_classes=len(preprocessor.classes),
+            width=config.channels,
+            depth=config.depth,
+            dropout=config.dropout,
+        )
+
+
+class TabularMLP(nn.Module):
+    """`depth` blocks of linear + ReLU + dropout, then a linear classifier."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        size = spec.inputs
+        for _ in range(spec.depth):
+            layers += [nn.Linear(size, spec.width), nn.ReLU(), nn.Dropout(spec.dropout)]
+            size = spec.width
+        self.layers = nn.Sequential(*layers, nn.Linear(size, spec.num_classes))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.layers(inputs)
+
+
+def build_model(spec: ModelSpec, seed: int) -> TabularMLP:
+    """Build the network with weights drawn from `seed`, without touching the global RNG's later state."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return TabularMLP(spec)
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """A trained model with its spec and the preprocessing fitted with it."""
+
+    model: TabularMLP
+    spec: ModelSpec
+    preprocessor: Preprocessor
+
+
+def save_model(model: nn.Module, spec: ModelSpec, preprocessor: Preprocessor, path: str | Path) -> None:
+    """Weights, spec and preprocessing together, tensors and plain values only (loads with weights_only)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    torch.save({"spec": asdict(spec), "preprocessor": preprocessor.to_dict(), "state_dict": state}, partial)
+    partial.replace(path)
+
+
+def load_model(path: str | Path) -> SavedModel:
+    """Load a model saved by `save_model`, on the CPU, in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserFacingError(f"{path} not found: run `dvc repro train` first")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        spec = ModelSpec(**saved["spec"])
+        model = TabularMLP(spec)
+        model.load_state_dict(saved["state_dict"])
+        preprocessor = Preprocessor.from_dict(saved["preprocessor"])
+    except Exception as error:  # a truncated or foreign file: the fix is the same whatever torch raised
+        raise UserFacingError(
+            f"{path} is not a model saved by this project ({type(error).__name__}): rebuild it with `dvc repro train`"
+        ) from error
+    return SavedModel(model.eval(), spec, preprocessor)
+'''
+
+# evaluate.py: the user replaces only the slices (the metrics and the predictions file stay as they are).
+SLICES_BLOCK = """\
+# Slices: named subsets of the test data where a model may do worse than on average: here, each region.
+REGIONS = ("east", "north", "south", "west")
+
+
+def _in_region(region: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    return lambda frame: (frame["region"] == region).to_numpy()
+
+
+SLICES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {f"region_{name}": _in_region(name) for name in REGIONS}
+"""
+
+USER_TESTS = '''\
+"""Facts of the loans data and behaviour of the trained model: standardised inputs, nulls filled, one-hot regions,
+a minimum accuracy overall and in every region."""
+
+import pytest
+import torch
+
+from digitnet.config import TrainConfig
+from digitnet.evaluate import SLICES, evaluate
+from digitnet.model import SavedModel
+from digitnet.preprocess import to_tensors
+from digitnet.train import train
+
+MIN_ACCURACY = 0.7
+MIN_SLICE_ACCURACY = 0.5
+
+
+def test_numeric_inputs_are_standardised_on_the_training_split(data_split, preprocessor):
+    inputs = preprocessor.inputs(data_split.train)[:, : len(preprocessor.numeric)]
+    assert torch.allclose(inputs.mean(dim=0), torch.zeros(len(preprocessor.numeric)), atol=1e-4)
+
+
+def test_a_missing_credit_score_becomes_the_training_mean(data_split, preprocessor):
+    missing = data_split.train[data_split.train["credit_score"].isna()]
+    assert len(missing) > 0
+    column = preprocessor.numeric.index("credit_score")
+    assert (preprocessor.inputs(missing)[:, column] == 0).all()
+
+
+def test_each_row_has_exactly_one_region(data_split, preprocessor):
+    one_hot = preprocessor.inputs(data_split.test)[:, len(preprocessor.numeric) :]
+    assert one_hot.shape[1] == 4 and (one_hot.sum(dim=1) == 1).all()
+
+
+@pytest.fixture(scope="module")
+def test_evaluation(data_split, preprocessor, spec_for, contract):
+    config = TrainConfig(epochs=12, channels=32, depth=2, device="cpu")
+    sets = (to_tensors(frame, preprocessor, contract.target.name) for frame in (data_split.train, data_split.val))
+    result = train(config, *sets, spec=spec_for(config))
+    return evaluate(SavedModel(result.model, result.spec, preprocessor), data_split.test, contract)
+
+
+def test_model_reaches_the_minimum_accuracy_overall_and_in_every_region(test_evaluation):
+    assert test_evaluation.accuracy >= MIN_ACCURACY
+    assert set(test_evaluation.slices) == set(SLICES)
+    assert all(row["accuracy"] >= MIN_SLICE_ACCURACY for row in test_evaluation.slices.values())
+'''
+
+GATES = {
+    "    - accuracy >= 0.95\n    - macro_f1 >= 0.95\n": "    - accuracy >= 0.70\n    - macro_f1 >= 0.70\n",
+    "  worst_slice:\n    - accuracy >= 0.85\n": "  worst_slice:\n    - accuracy >= 0.50\n",
+}
+
+
+# ------------------------------------------------------------------------------------------------------ running it
+@dataclass
+class Swap:
+    """The swapped copy, its environment, and each step's output and seconds."""
+
+    project: Path
+    venv: Path
+    env: dict
+    steps: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def run(self, name: str, command: list[str] | str, timeout: int = 1200) -> subprocess.CompletedProcess:
+        """Run a step in the copy (a string runs in bash, as the README's lines would), timed and kept by name."""
+        started = time.perf_counter()
+        done = subprocess.run(
+            command if isinstance(command, list) else ["bash", "-euo", "pipefail", "-c", command],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        self.seconds[name] = round(time.perf_counter() - started, 1)
+        self.steps[name] = done
+        print(f"[swap] {name}: exit {done.returncode} in {self.seconds[name]} s", flush=True)
+        return done
+
+    def must(self, name: str, command: list[str] | str) -> subprocess.CompletedProcess:
+        done = self.run(name, command)
+        assert done.returncode == 0, f"{name} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+        return done
+
+    def edit(self, relative: str, text: str) -> None:
+        """A hand edit: write the file and show it."""
+        (self.project / relative).write_text(text, encoding="utf-8")
+        print(f"\n[swap] ---- hand-edited {relative} ----\n{text}", flush=True)
+
+
+def _replace_slices(evaluate_py: str) -> str:
+    block = re.compile(r"^# Slices:.*?^SLICES: .*?^}\n", re.MULTILINE | re.DOTALL)
+    assert block.search(evaluate_py), "evaluate.py has no `# Slices:` ... `SLICES = {...}` block to replace"
+    return block.sub(lambda _: SLICES_BLOCK, evaluate_py, count=1)
+
+
+@pytest.fixture(scope="module")
+def swap(tmp_path_factory) -> Swap:
+    """The template copied as "Use this template" makes it, set up (`make data`), then swapped on a branch following
+    README's "Make it yours" step by step, and committed."""
+    root = tmp_path_factory.mktemp("swap")
+    project = copy_project(root / "loans")
+    venv = venv_on_top_of_this_one(root / "venv")
+    install_project(venv, project)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_", "COV_", "MAKE")) and key not in ("MLCI_TEMPLATE_TESTS", "VIRTUAL_ENV")
+    }
+    env.update(VENV=str(venv), CI="true", PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
+    swap = Swap(project, venv, env)
+    git = "git -c user.name='New User' -c user.email=new.user@example.com"
+    swap.must("make data (set-up)", ["make", "data"])
+    swap.must("git switch -c my-data", f"{git} switch -q -c my-data")
+
+    # README: your data in data/, the contract drafted from it, the suite rebuilt, the data tracked and pushed.
+    loans().to_csv(root / "loans.csv", index=False)
+    swap.must("rm data/digits.csv && cp loans.csv data/", f"rm data/digits.csv && cp {root / 'loans.csv'} data/")
+    swap.must("make schema", ["make", "schema", f"CSV={DATA_FILE}", f"TARGET={TARGET}", "ID=id"])
+    print(
+        f"\n[swap] ---- data.schema.yaml as drafted (reviewed, kept) ----\n{(project / 'data.schema.yaml').read_text()}"
+    )
+    swap.must("make suite", ["make", "suite"])
+    swap.must("dvc add data && dvc push", "dvc add -q data && dvc push -q")
+
+    # README: the model, its preprocessing, the slices, the quality gates and the tests that assert digit facts.
+    swap.edit("src/digitnet/preprocess.py", PREPROCESS)
+    swap.edit("src/digitnet/model.py", MODEL)
+    swap.edit("src/digitnet/evaluate.py", _replace_slices((project / "src/digitnet/evaluate.py").read_text()))
+    gates = (project / "gates.yaml").read_text()
+    for old, new in GATES.items():
+        assert old in gates, f"gates.yaml has no {old!r}"
+        gates = gates.replace(old, new)
+    swap.edit("gates.yaml", gates)
+    swap.edit("tests/digitnet/test_behaviour.py", USER_TESTS)
+
+    swap.must("make repro", ["make", "repro"])
+    swap.must("git add -A && git commit", f"{git} add -A && {git} commit -q -m 'My data and model'")
+    return swap
+
+
+def test_the_user_edits_at_most_six_files_by_hand_and_none_of_the_templates(swap):
+    changed = swap.must("git diff --name-status main", ["git", "diff", "--name-status", "main", "HEAD"]).stdout
+    paths = [line.split("\t")[-1] for line in changed.splitlines()]
+    by_hand = sorted(path for path in paths if not COMMAND_OUTPUTS.search(path))
+    outputs = sorted({re.sub(r"/.*", "/", path) for path in paths if COMMAND_OUTPUTS.search(path)})
+    print(f"\n[swap] edited by hand ({len(by_hand)}): {', '.join(by_hand)}")
+    print(f"[swap] written by commands: {', '.join(outputs)}")
+    assert by_hand == sorted(HAND_EDITED)
+    assert len(by_hand) <= MAX_HAND_EDITED
+    assert [path for path in paths if FORBIDDEN.search(path)] == []
+    assert "data.dvc" in paths  # `dvc add data`'s output
+
+
+def test_readme_names_every_file_the_user_edits_and_every_command_run(swap):
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Make it yours", 1)[1].split("\n## ", 1)[0]
+    assert [path for path in HAND_EDITED if Path(path).name not in section] == []
+    for command in ("make schema CSV=", "make suite", "dvc add data && dvc push", "make repro && make test"):
+        assert command in section, command
+
+
+def test_make_repro_trains_on_the_new_data(swap):
+    output = swap.steps["make repro"].stdout
+    assert "Running stage 'train'" in output and "Running stage 'evaluate'" in output
+    metrics = (swap.project / "dvclive/evaluate/metrics.json").read_text()
+    assert set(re.findall(r'"(region_\w+)"', metrics)) == {f"region_{name}" for name in REGIONS}
+    predictions = pd.read_csv(swap.project / "reports/predictions.csv")
+    assert list(predictions.columns) == ["id", "target", "prediction", *(f"proba_{label}" for label in CLASSES)]
+    assert (predictions["prediction"] == predictions["target"]).mean() >= 0.7
+
+
+def test_make_lint_passes(swap):
+    done = swap.run("make lint", ["make", "lint"])
+    hooks = done.stdout.split("All changes made by hooks:")[0]
+    assert done.returncode == 0, hooks[-4000:] + done.stderr[-4000:]
+
+
+def test_make_test_passes_with_the_coverage_gate(swap):
+    done = swap.run("make test", ["make", "test", "PYTEST_ARGS=-p no:cacheprovider"])
+    print(done.stdout[-2500:])
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    assert "Required test coverage of" in done.stdout and "reached" in done.stdout
+
+
+def test_make_report_says_the_baseline_was_reset(swap):
+    done = swap.must("make report", ["make", "report"])
+    report = (swap.project / "report" / "report.md").read_text(encoding="utf-8")
+    assert "baseline reset" in report, report[:3000]
+    assert done.returncode == 0
+
+
+def test_the_pull_request_workflow_passes_under_act(swap, tmp_path):
+    quick_code_job = {"PYTEST_ADDOPTS": "-m 'not slow' tests/digitnet/test_behaviour.py", "COV_FAIL_UNDER": "0"}
+    started = time.perf_counter()
+    run = run_act(ActSettings(swap.project, tmp_path / "act-work", venv=swap.venv, env=quick_code_job))
+    swap.seconds["act (pull_request)"] = round(time.perf_counter() - started, 1)
+    tail = "\n".join(run.log.splitlines()[-80:])
+    assert run.returncode == 0, tail
+    results = run.job_results()
+    assert sorted(results.values()) == ["succeeded"] * len(JOBS), results
+    assert re.search(r"All \d+ expectations passed on 600 rows of `data/loans\.csv`", run.summary("validate"))
+    assert "Running stage 'train'" in run.log
+    assert "baseline reset" in run.summary("gate").lower() and "baseline reset" in run.summary("report").lower()
+
+
+def test_a_bad_row_in_the_new_data_fails_validation_naming_the_column(swap):
+    csv = swap.project / DATA_FILE
+    rows = pd.read_csv(csv)
+    bad = rows.iloc[[0]].assign(id=rows["id"].max() + 1, region="atlantis")
+    csv.unlink()  # DVC may link the file into its cache: write a new one, never through the link
+    pd.concat([rows, bad]).to_csv(csv, index=False)
+    done = swap.run("make validate (bad row)", ["make", "validate"])
+    output = done.stdout + done.stderr
+    print(output[-2500:])
+    assert done.returncode != 0
+    assert "expect_column_values_to_be_in_set" in output, output[-4000:]
+    assert re.search(r"\bregion\b.*atlantis", output), output[-4000:]
+
+
+def test_print_the_timings(swap):
+    print("\n[swap] timings: " + ", ".join(f"{name} {seconds} s" for name, seconds in swap.seconds.items()))
+    print(textwrap.indent("\n".join(HAND_EDITED), "[swap] hand-edited: "))
