@@ -65,11 +65,11 @@ def repro_times() -> tuple[float, float]:
         return _timed(repro), _timed(repro)
 
 
-def lower_bound_loop(config, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> None:
+def lower_bound_loop(config, spec, images: torch.Tensor, labels: torch.Tensor, device: torch.device) -> None:
     """The least a training run can cost for this model and batch size: tensors pre-loaded on the device,
     no DataLoader, no validation, no bookkeeping; the same mixed precision as `train()` uses there."""
     amp = autocast_dtype(device)
-    model = build_model(ModelSpec.from_config(config), seed=config.seed).to(device)
+    model = build_model(spec, seed=config.seed).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     images, labels = images.to(device), labels.to(device)
     model.train()
@@ -89,7 +89,7 @@ def lower_bound_loop(config, images: torch.Tensor, labels: torch.Tensor, device:
 def training_throughput(width_factor: int = 1, device: str = "cpu", epochs: int | None = None) -> tuple[float, float]:
     """Samples per second of `train()` and of the lower-bound loop, for the params' model times `width_factor`."""
     config = load_config(REPO_ROOT / "params.yaml")
-    contract = load_data_contract(REPO_ROOT / "data" / "schema.yaml")
+    contract = load_data_contract(REPO_ROOT / "data.schema.yaml")
     split = split_frame(read_raw_csv(REPO_ROOT / contract.path), config.split, contract)
     preprocessor = fit_preprocessor(split.train, contract)
     train_config = replace(
@@ -104,7 +104,7 @@ def training_throughput(width_factor: int = 1, device: str = "cpu", epochs: int 
     torch_device = select_device(device)
     train(replace(train_config, epochs=1), train_set, val_set, spec=spec)  # warm-up: imports, allocator, kernels
     ours = _timed(lambda: train(train_config, train_set, val_set, spec=spec), repeats=3)
-    bound = _timed(lambda: lower_bound_loop(train_config, *train_set, torch_device), repeats=3)
+    bound = _timed(lambda: lower_bound_loop(train_config, spec, *train_set, torch_device), repeats=3)
     return samples / ours, samples / bound
 
 
@@ -113,7 +113,7 @@ def validation_seconds() -> float:
     from mlci.contract import load_contract
     from mlci.validation import validate_data
 
-    contract = load_contract(REPO_ROOT / "data" / "schema.yaml")
+    contract = load_contract(REPO_ROOT / "data.schema.yaml")
     data = REPO_ROOT / contract.path
     validate_data(contract, data, gx_root=REPO_ROOT / "gx")  # warm-up: GX import and context
     return _timed(lambda: validate_data(contract, data, gx_root=REPO_ROOT / "gx"), repeats=3)

@@ -97,7 +97,8 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def serving_image(project_image, reproduced: Path) -> str:
     podman(
-        "build", "--isolation", "chroot", "--network", "none", "--format", "docker",
+        # chroot isolation builds with the host's network only; the Containerfile downloads nothing
+        "build", "--isolation", "chroot", "--network", "host", "--format", "docker",
         "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024",
         "--build-arg", f"RUNTIME_IMAGE={project_image.tag}",
         "-f", str(reproduced / "Containerfile.serve"), "-t", SERVE_TAG, str(reproduced / "build" / "serve"),
