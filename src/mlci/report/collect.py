@@ -73,8 +73,13 @@ class ReportInputs:
 
 
 # ------------------------------------------------------------------------------------------------------- contracts
+NAMES_LISTED = 8  # a swapped data set changes every column: name a few and count the rest
+
+
 def _names(values) -> str:
-    return ", ".join(f"`{v}`" for v in sorted(map(str, values), key=natural_key))
+    names = sorted(map(str, values), key=natural_key)
+    listed = ", ".join(f"`{name}`" for name in names[:NAMES_LISTED])
+    return listed + (f" and {len(names) - NAMES_LISTED} more" if len(names) > NAMES_LISTED else "")
 
 
 def baseline_change(base: DataContract | None, current: DataContract) -> str | None:
