@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlci.contract import DataContract, read_data
-from mlci.drift import DEFAULT_LEVEL, DEFAULT_PERMUTATIONS, DataComparison, compare_datasets, decision_rule, natural_key
+from mlci.drift import DEFAULT_LEVEL, DEFAULT_PERMUTATIONS, DataComparison, compare_datasets, natural_key
 from mlci.errors import DataError
 from mlci.files import CONTRACT, GX_ROOT
+from mlci.markdown import cell as _cell
+from mlci.markdown import code as _code
+from mlci.markdown import table as _table
+from mlci.report.render import drift_findings, drift_test_table
 from mlci.summary import summary_markdown
 
 # What `mlci monitor` writes into its output folder (the workflow posts MONITOR_MD as the issue body).
@@ -22,7 +26,6 @@ MONITOR_DIR = "reports/monitor"
 MONITOR_MD = "monitor.md"
 MONITOR_JSON = "monitor.json"
 TITLE = "## Data monitor"
-FEATURES_LISTED = 12
 
 
 @dataclass(frozen=True)
@@ -147,23 +150,6 @@ def monitor(
 
 
 # ------------------------------------------------------------------------------------------------------- markdown
-def _cell(value) -> str:
-    """Text safe inside a Markdown table cell (names and values from data files are untrusted)."""
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
-def _code(value) -> str:
-    """Inline code for a name from a file; a backtick inside would end the span, so it becomes a quote."""
-    return "`" + _cell(value).replace("`", "'") + "`"
-
-
-def _table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
-    marks = {"l": ":---", "r": "---:"}
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(marks[a] for a in align) + "|",
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
 
 
 def _target_table(data: DataComparison) -> list[str]:
@@ -197,26 +183,8 @@ def _drift_section(data: DataComparison) -> list[str]:
     if not drift.tests:
         lines += ["", "No drift test applies to these columns."]
     else:
-        rows = [
-            [
-                t.name,
-                f"{t.statistic:.4g}",
-                f"{t.p_value:.3g}",
-                f"{t.threshold:.4f}",
-                "**drift**" if t.drift else "no drift",
-                _cell(t.detail.replace("base vs PR", "training vs recent")),  # drift speaks of a PR
-            ]
-            for t in drift.tests
-        ]
-        lines += ["", *_table(["test", "statistic", "p-value", "threshold", "result", "detail"], rows, "lrrrll")]
-        lines += ["", decision_rule(drift)]
-    if drift.drifted_features:
-        listed = ", ".join(_code(f) for f in drift.drifted_features[:FEATURES_LISTED])
-        more = len(drift.drifted_features) - FEATURES_LISTED
-        lines += ["", f"Features whose own test rejects: {listed}" + (f" and {more} more." if more > 0 else ".")]
-    if drift.notes:
-        lines += ["", "Not tested:", "", *(f"- {_cell(note)}" for note in drift.notes)]
-    return lines
+        lines += ["", *drift_test_table(drift, drift_word="**drift**", sides="training vs recent")]
+    return lines + drift_findings(drift)
 
 
 def monitor_markdown(result: MonitorResult, run_url: str | None = None) -> str:

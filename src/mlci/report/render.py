@@ -7,11 +7,14 @@ table cell or a code span.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from mlci.drift import decision_rule, natural_key
+from mlci.drift import DriftResult, decision_rule, natural_key
 from mlci.files import DATA_DVC, PARAMS, PREDICTIONS, TRAIN_RUN, VALIDATION_SUMMARY
 from mlci.gate import BREACHED, GATES, PASSED, GateResult
+from mlci.markdown import cell as _cell
+from mlci.markdown import code as _code
+from mlci.markdown import table as _table
 from mlci.metrics_tables import flatten, scalar_metrics, slices_of
 from mlci.report.collect import ReportInputs
 from mlci.stats import NO_BASE_PREDICTIONS, PAIRED, UNPAIRED, Comparison, Interval
@@ -41,16 +44,6 @@ def _number(value) -> str:
     if isinstance(value, int):
         return str(value)
     return "nan" if math.isnan(value) else f"{value:.4f}"
-
-
-def _cell(value) -> str:
-    """Text safe inside a markdown table cell (values from data files are untrusted: no pipes, no new lines)."""
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
-def _code(value) -> str:
-    """Inline code for a name from a file: backticks inside would end the code span, so they become quotes."""
-    return "`" + _cell(value).replace("`", "'") + "`"
 
 
 def _last_part(name: str) -> str:
@@ -105,14 +98,6 @@ def _marked(inputs: ReportInputs, name: str, value, base) -> tuple[str, str]:
     delta, marker = _delta_and_marker(name, value, base)
     noise = _noise_marker(inputs, name, value, base)
     return (delta, noise) if noise and marker not in ("", "⚪ same") else (delta, marker)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "|".join(":---" if a == "l" else "---:" if a == "r" else ":---:" for a in align) + "|",
-        *("| " + " | ".join(row) + " |" for row in rows),
-    ]
 
 
 def _comparison_rows(inputs: ReportInputs, pr: Mapping, base: Mapping | None) -> list[list[str]]:
@@ -455,19 +440,31 @@ def _data(inputs: ReportInputs) -> list[str]:
     else:
         verdict = "⚠️ **Drift detected**" if drift.drift else "No drift detected"
         lines += ["", f"#### Drift tests, base vs this PR: {verdict}", ""]
-        test_rows = [
-            [
-                t.name,
-                f"{t.statistic:.4g}",
-                f"{t.p_value:.3g}",
-                f"{t.threshold:.4f}",
-                "drift" if t.drift else "no drift",
-                _cell(t.detail),
-            ]
-            for t in drift.tests
+        lines += drift_test_table(drift)
+    return lines + drift_findings(drift)
+
+
+def drift_test_table(drift: DriftResult, drift_word: str = "drift", sides: str | None = None) -> list[str]:
+    """The drift tests as a table and the decision rule (the report's and the monitor's). `sides` replaces
+    "base vs PR" in the details, e.g. "training vs recent"."""
+    rows = [
+        [
+            t.name,
+            f"{t.statistic:.4g}",
+            f"{t.p_value:.3g}",
+            f"{t.threshold:.4f}",
+            drift_word if t.drift else "no drift",
+            _cell(t.detail.replace("base vs PR", sides) if sides else t.detail),
         ]
-        lines += _table(["test", "statistic", "p-value", "threshold", "result", "detail"], test_rows, "lrrrll")
-        lines += ["", decision_rule(drift)]
+        for t in drift.tests
+    ]
+    table = _table(["test", "statistic", "p-value", "threshold", "result", "detail"], rows, "lrrrll")
+    return [*table, "", decision_rule(drift)]
+
+
+def drift_findings(drift: DriftResult) -> list[str]:
+    """The features whose own test rejects, and what was not tested."""
+    lines: list[str] = []
     if drift.drifted_features:
         listed = ", ".join(_code(f) for f in drift.drifted_features[:FEATURES_LISTED])
         more = len(drift.drifted_features) - FEATURES_LISTED
