@@ -46,9 +46,9 @@ class Issue:
 
 
 def marker(key: str) -> str:
-    """The hidden line that identifies the issue of one job (`key`: lowercase letters, digits and dashes)."""
+    """The hidden line that identifies the issue of one job (`key`: lowercase letters, numbers and dashes)."""
     if not KEY.match(key):
-        raise ValueError(f"issue key {key!r}: use lowercase letters, digits and dashes")
+        raise ValueError(f"issue key {key!r}: use lowercase letters, numbers and dashes")
     return MARKER.format(key=key)
 
 
@@ -283,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mlci.issues", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sync = commands.add_parser("sync", help="open, update or close the job's one issue")
-    sync.add_argument("--key", required=True, help="which job's issue: lowercase letters, digits, dashes")
+    sync.add_argument("--key", required=True, help="which job's issue: lowercase letters, numbers, dashes")
     state = sync.add_mutually_exclusive_group(required=True)
     state.add_argument("--failing", dest="failing", action="store_true", help="open or update the issue")
     state.add_argument("--passing", dest="failing", action="store_false", help="close the issue, if open")

@@ -16,7 +16,7 @@ from mlci.errors import UserFacingError
 from mlci.files import PREDICTION_VALUE, PROBA_PREFIX
 from mlci.metrics_tables import read_predictions
 
-TOLERANCE = 1e-6  # probabilities are written rounded to 6 decimals; another batch size may move the last digit
+TOLERANCE = 1e-6  # probabilities are written rounded to 6 decimals; another batch size may move the last decimal place
 
 
 class SmokeTestFailed(UserFacingError):
