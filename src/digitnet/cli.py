@@ -1,7 +1,7 @@
-"""YOURS to replace: `digitnet <command>`, one per DVC stage (split, train, evaluate), and `predict`.
+"""YOURS to replace: the `digitnet` CLI, a command per DVC stage (split, train, evaluate).
 
-Each is a few lines that read files, call the core, write files. The template's stages (validate, report, gate)
-are `mlci` commands.
+Each is a few lines that read files, call the core, write files; `predict` scores a CSV. The template's stages
+(validate, report, gate) are `mlci` commands.
 """
 
 from __future__ import annotations
