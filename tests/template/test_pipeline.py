@@ -29,11 +29,9 @@ def _paths(entries: list) -> list[str]:
     return [entry if isinstance(entry, str) else next(iter(entry)) for entry in entries]
 
 
-# The pinned environment the training depends on: train's deps outside the code, the data and the artifacts.
+# The pinned environment the training depends on: the lock files among train's deps.
 ENVIRONMENT_DEPS = [
-    path
-    for path in _paths(DVC_YAML["stages"]["train"]["deps"])
-    if not path.startswith(("src/", "data/", "artifacts/", "${"))
+    path for path in _paths(DVC_YAML["stages"]["train"]["deps"]) if path.startswith(("requirements", "uv.lock"))
 ]
 
 pytestmark = pytest.mark.slow
