@@ -6,11 +6,11 @@ same local wheelhouse the build used (PIP_NO_INDEX) when `make` refreshes the en
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from container_tools import needs_podman
 from project_copy import copy_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -19,15 +19,9 @@ CONTAINERS_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
 # check this repository's machinery, not the image.
 FAST_SUBSET = "tests/digitnet tests/mlci"
 
-MISSING = [tool for tool in ("podman", "mmdebstrap") if shutil.which(tool) is None]
-
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(MISSING),
-        reason=f"{', '.join(MISSING)} not installed: apt-get install podman buildah runc mmdebstrap uidmap "
-        "(.ci/run installs them, so CI runs this test)",
-    ),
+    needs_podman,
 ]
 
 

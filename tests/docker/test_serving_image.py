@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from container_tools import needs_podman
 from project_copy import copy_project
 
 from mlci.contract import load_contract
@@ -27,15 +27,9 @@ CONTAINERS_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
 BIN = Path(sys.executable).parent
 SERVE_TAG = "localhost/digitnet-serve:pytest"
 BATCH = 64
-MISSING = [tool for tool in ("podman", "mmdebstrap") if shutil.which(tool) is None]
-
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        bool(MISSING),
-        reason=f"{', '.join(MISSING)} not installed: apt-get install podman buildah runc mmdebstrap uidmap "
-        "(.ci/run installs them, so CI runs this test)",
-    ),
+    needs_podman,
 ]
 
 # Runs inside the container (its Python has pandas): posts the split in batches, then one bad row, prints JSON.
