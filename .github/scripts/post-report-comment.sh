@@ -4,7 +4,8 @@
 # github-actions[bot], so CML and this script update the same comment whichever of them ran last.
 #
 # Usage: post-report-comment.sh BODY_FILE
-# Env:   GH_TOKEN, REPOSITORY (owner/name), PR_NUMBER, HEAD_SHA, WATERMARK_TITLE
+# Env:   GH_TOKEN, REPOSITORY (owner/name), PR_NUMBER, HEAD_SHA, WATERMARK_TITLE; optional RUN_URL (the workflow
+#        run's address, from GitHub's event: a link to it is added after the body is made inert)
 # The body is untrusted text (a fork wrote it): it is only ever sent as the comment's body, and before that
 #   - images (Markdown `![alt](url)` and HTML <img>/<picture>/<video>) are removed, keeping their alt text, so a
 #     report cannot load a tracking pixel or show a picture of its own choosing in this repository's name;
@@ -21,6 +22,10 @@ max_chars=60000 # GitHub refuses comments over 65,536 characters
 [[ "$HEAD_SHA" =~ ^[0-9a-f]{40}$ ]] || { echo "::error::head SHA '$HEAD_SHA' is not a commit SHA"; exit 1; }
 [[ "$WATERMARK_TITLE" =~ ^[A-Za-z0-9-]+$ ]] || { echo "::error::watermark title must be letters, digits, dashes"; exit 1; }
 [[ -f "$body_file" ]] || { echo "::error::report body $body_file not found"; exit 1; }
+run_url="${RUN_URL:-}"
+if [[ -n "$run_url" && ! "$run_url" =~ ^https://[A-Za-z0-9.-]+(:[0-9]+)?/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/actions/runs/[0-9]+(/attempts/[0-9]+)?$ ]]; then
+  echo "::error::RUN_URL '$run_url' is not a workflow run's address"; exit 1
+fi
 
 watermark_label="CML watermark $WATERMARK_TITLE"
 body="$(mktemp)"
@@ -45,6 +50,7 @@ if len(text) > max_chars:
     text = text[:max_chars] + f"\n\n_Report cut at {max_chars} characters: the whole of it is in the `pr-report` artifact._\n"
 sys.stdout.buffer.write(text.encode("utf-8"))  # whatever the runner's locale
 PYTHON
+  if [[ -n "$run_url" ]]; then printf '\n\nThe full report: [the workflow run](%s).' "$run_url"; fi
   printf '\n\n![](https://cml.dev/watermark.png#%s "%s")\n' "$HEAD_SHA" "$watermark_label"
 } > "$body"
 

@@ -19,3 +19,4 @@ PROBA_PREFIX = "proba_"
 # What the report writes into its output folder.
 REPORT_MD = "report.md"
 COMMENT_MD = "comment.md"
+COMMENT_DATA_JSON = "comment-data.json"  # the report as numbers and names: what a fork PR's comment is rendered from

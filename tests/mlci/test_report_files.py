@@ -6,6 +6,7 @@ is handed in by replacing the one function that would fetch it through DVC.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ import pytest
 import mlci.report.collect as collect
 from mlci.cli import main
 from mlci.dvcfiles import PlotSpec
-from mlci.files import COMMENT_MD, REPORT_MD
+from mlci.files import COMMENT_DATA_JSON, COMMENT_MD, REPORT_MD
 from mlci.report import ReportError, build_report_files, run_url_from_env
 from mlci.report.collect import baseline_change
 from mlci.report.plots import line_panels, render_confusion_matrix
@@ -87,6 +88,19 @@ def test_report_compares_the_workspace_with_the_base_commit(repo: Path, tmp_path
     comment = (out / COMMENT_MD).read_text(encoding="utf-8")
     assert "![" not in comment
     assert "the `pr-report` artifact of [the workflow run](https://github.com/o/r/actions/runs/7)" in comment
+
+
+def test_the_comment_data_holds_numbers_and_names_never_markdown(repo: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    build_report_files(repo, "main", out, permutations=50)
+    data = json.loads((out / COMMENT_DATA_JSON).read_text(encoding="utf-8"))
+    assert data["schema"] == 1
+    assert data["base"].startswith("main (")
+    assert (data["gate"], data["gates"], data["validation"], data["data"]) == (None, [], True, "unchanged")
+    rows = {(row["file"], row["name"]): (row["pr"], row["base"]) for row in data["metrics"]}
+    assert rows[("runs/evaluate/metrics.json", "accuracy")] == (0.95, 0.9)
+    assert rows[("runs/train/metrics.json", "step")] == (12, 10)
+    assert not any("|" in str(value) or "\n" in str(value) for row in data["metrics"] for value in row.values())
 
 
 def test_report_without_a_base_shows_this_branch_only(repo: Path, tmp_path: Path):

@@ -136,3 +136,18 @@ def test_bytes_that_are_not_utf8_are_replaced_not_passed_on(tmp_path: Path):
     result = post(tmp_path, [], b"ok \xff\xfe end\n")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "gh.log.body").read_text(encoding="utf-8") == f"ok \ufffd\ufffd end\n\n\n{WATERMARK}\n"
+
+
+def test_the_run_link_is_added_after_the_body_is_made_inert(tmp_path: Path):
+    run_url = "https://github.com/octo/ml/actions/runs/42"
+    result = post(tmp_path, [], "see [x](https://evil.example)\n", RUN_URL=run_url)
+    assert result.returncode == 0, result.stderr
+    body = (tmp_path / "gh.log.body").read_text()
+    assert body == f"see x\n\n\nThe full report: [the workflow run]({run_url}).\n\n{WATERMARK}\n"
+
+
+def test_a_run_url_that_is_not_a_run_s_address_is_refused(tmp_path: Path):
+    result = post(tmp_path, [], "report", RUN_URL="https://evil.example/phish")
+    assert result.returncode == 1
+    assert result.stdout == "::error::RUN_URL 'https://evil.example/phish' is not a workflow run's address\n"
+    assert not (tmp_path / "gh.log").exists()

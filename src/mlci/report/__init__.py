@@ -7,15 +7,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from mlci.drift import DEFAULT_LEVEL, DEFAULT_PERMUTATIONS
 from mlci.dvcfiles import plot_specs
-from mlci.files import COMMENT_MD, CONTRACT, PREDICTION_TARGET, PREDICTION_VALUE, PREDICTIONS, REPORT_MD
+from mlci.files import (
+    COMMENT_DATA_JSON,
+    COMMENT_MD,
+    CONTRACT,
+    PREDICTION_TARGET,
+    PREDICTION_VALUE,
+    PREDICTIONS,
+    REPORT_MD,
+)
 from mlci.gate import GATE_JSON
 from mlci.report.collect import ReportError, ReportInputs, collect_inputs
+from mlci.report.comment_data import comment_data
 from mlci.report.render import render_markdown
 
 __all__ = [
@@ -95,7 +105,8 @@ def _render_images(root: Path, out_dir: Path, inputs: ReportInputs) -> list[tupl
 
 
 def write_report(inputs: ReportInputs, root: Path, out_dir: Path, artifact_name: str = ARTIFACT_NAME) -> Path:
-    """Render the PNGs and write `report.md` (images linked) and `comment.md` (images named, not linked)."""
+    """Render the PNGs and write `report.md` (images linked), `comment.md` (images named, not linked) and
+    `comment-data.json` (numbers and names: what a fork PR's comment is rendered from)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     images = _render_images(Path(root), out_dir, inputs)
     inputs = replace(inputs, images=tuple(images))
@@ -107,6 +118,7 @@ def write_report(inputs: ReportInputs, root: Path, out_dir: Path, artifact_name:
     names = ", ".join(f"`{name}`" for _, name in images)
     note = f"Images ({names}) are in {where}; they are not uploaded anywhere else."
     (out_dir / COMMENT_MD).write_text(render_markdown(inputs, image_note=note), encoding="utf-8")
+    (out_dir / COMMENT_DATA_JSON).write_text(json.dumps(comment_data(inputs), indent=2) + "\n", encoding="utf-8")
     return report
 
 
