@@ -127,6 +127,7 @@ def test_the_artifacts_reach_the_artifact_server_folder(good_runs: tuple[ActRun,
         "pipeline-outputs/artifacts/model/train_run.json",
         "pr-report/report.md",
         "pr-report/comment.md",
+        "pr-report/comment-data.json",
     ):
         assert (run_dir / artifact).is_file(), f"{artifact} not in {run_dir}"
 
