@@ -74,8 +74,10 @@ install: $(INSTALLED) ## Create .venv (if missing) and install the locked set wi
 # The data file is the one the data contract (data.schema.yaml) names.
 DATA ?= $(shell sed -n 's/^path: *//p' data.schema.yaml 2>/dev/null)
 DATA_PULLED := .dvc/tmp/data-pulled
+# DVC names data it finds in neither its cache nor the remote by hash alone: after a failed pull, `mlci missing-data`
+# names the files and the fix.
 $(DATA_PULLED): data.dvc $(if $(wildcard $(or $(DATA),data)),,FORCE) | $(INSTALLED)
-	$(BIN)/dvc pull data.dvc
+	@echo "$(BIN)/dvc pull data.dvc"; $(BIN)/dvc pull data.dvc || { $(BIN)/mlci missing-data data.dvc; exit 1; }
 	@mkdir -p $(@D) && touch $@
 
 FORCE:

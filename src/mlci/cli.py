@@ -100,6 +100,22 @@ def cmd_validation_summary(args: argparse.Namespace) -> int:
     return write_job_summary(args.summary)
 
 
+def cmd_missing_data(args: argparse.Namespace) -> int:
+    from mlci.dvcfiles import unrecoverable_data
+
+    missing = unrecoverable_data(Path("."), args.dvc_file)
+    if not missing:
+        return 0
+    logger.error(
+        "%s tracks %s, which neither the DVC cache nor the DVC remote holds: run `dvc push` on the machine that "
+        "has it, or `git checkout <commit> -- %s` for a version that was pushed",
+        args.dvc_file,
+        ", ".join(missing),
+        args.dvc_file,
+    )
+    return EXIT_FAILED
+
+
 def cmd_metrics(args: argparse.Namespace) -> int:
     from mlci.metrics_tables import format_metrics, format_metrics_markdown
 
@@ -263,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     job_summary.add_argument("summary", type=Path, nargs="?", default=Path(VALIDATION_SUMMARY))
     job_summary.set_defaults(run=cmd_validation_summary)
+
+    missing = commands.add_parser(
+        "missing-data",
+        help="after a failed `dvc pull`: name the tracked files neither the DVC cache nor the remote holds (exit 1)",
+    )
+    missing.add_argument("dvc_file", help="the .dvc file, e.g. data.dvc")
+    missing.set_defaults(run=cmd_missing_data)
 
     metrics = commands.add_parser("metrics", help="print the metrics files dvc.yaml lists, as tables")
     metrics.add_argument("--markdown", action="store_true", help="Markdown tables (for a CI job summary)")

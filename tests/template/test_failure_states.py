@@ -1,6 +1,6 @@
 """What a failure leaves behind, in copies of the repository: data validation rejects a file before DVC records it
-(data.dvc, the DVC cache and the committed summary stay as they were), a failing stage keeps the committed metrics;
-no test here trains a model."""
+(data.dvc, the DVC cache and the committed summary stay as they were), a failing stage keeps the committed metrics,
+and a pull of data that no DVC store holds names the file and the fix. No test here trains a model."""
 
 import json
 import os
@@ -166,3 +166,19 @@ def test_a_failing_stage_keeps_the_committed_metrics_plots_and_predictions(works
     kept = {path: content for out in _committed_outputs(stage) for path, content in _files(workspace, out).items()}
     assert kept == committed
     assert _git_status(workspace) == " M params.yaml\n"
+
+
+# ----------------------------------------------------------------------------------------- data no store holds
+def test_make_data_names_the_file_no_store_holds_and_the_fix(workspace):
+    store_objects = [p for p in (workspace / "dvc-store").rglob("*") if p.is_file() and not p.name.endswith(".dir")]
+    for path in [*store_objects, workspace / DATA]:
+        path.unlink()
+    shutil.rmtree(workspace / ".dvc" / "cache")
+    done = _run([*MAKE, "data"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    *_, error, make_error = done.stderr.splitlines()
+    assert error == (
+        "ERROR mlci: data.dvc tracks data/digits.csv, which neither the DVC cache nor the DVC remote holds: run "
+        "`dvc push` on the machine that has it, or `git checkout <commit> -- data.dvc` for a version that was pushed"
+    )
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: \.dvc/tmp/data-pulled\] Error 1", make_error), make_error
