@@ -181,18 +181,18 @@ def write(tmp_path, content: bytes | str):
     return path
 
 
-def test_a_missing_file_tells_the_user_to_dvc_pull(tmp_path, contracts, gx_project):
+def test_a_missing_file_names_a_pull_that_works_on_a_fresh_clone(tmp_path, contracts, gx_project):
     path = tmp_path / "table.csv"
     with pytest.raises(DataError) as error:
         validate_data(contracts["binary"], path, gx_root=gx_project("binary"))
-    assert str(error.value) == f"{path} not found: run `dvc pull` (or `make data`) to fetch the tracked data"
+    assert str(error.value) == f"{path} not found: run `make data` (or `dvc pull {path}`) to fetch the tracked data"
 
 
-def test_an_empty_file_is_a_data_error(tmp_path, contracts, gx_project):
+def test_an_empty_file_is_a_data_error_whose_fix_overwrites_the_edited_copy(tmp_path, contracts, gx_project):
     path = write(tmp_path, b"")
     with pytest.raises(DataError) as error:
         validate_data(contracts["binary"], path, gx_root=gx_project("binary"))
-    assert str(error.value) == f"{path} is empty: run `dvc pull` to restore the tracked data"
+    assert str(error.value) == f"{path} is empty: run `dvc pull --force {path}` to restore the tracked data"
 
 
 def test_a_binary_file_is_a_data_error(tmp_path, contracts, gx_project):
