@@ -74,22 +74,31 @@ install: $(INSTALLED) ## Create .venv (if missing) and install the locked set wi
 # The data file is the one the data contract (data.schema.yaml) names.
 DATA ?= $(shell sed -n 's/^path: *//p' data.schema.yaml 2>/dev/null)
 DATA_PULLED := .dvc/tmp/data-pulled
+# DVC names data it finds in neither its cache nor the remote by hash alone: after a failed pull, `mlci missing-data`
+# names the files and the fix.
 $(DATA_PULLED): data.dvc $(if $(wildcard $(or $(DATA),data)),,FORCE) | $(INSTALLED)
-	$(BIN)/dvc pull data.dvc
+	@echo "$(BIN)/dvc pull data.dvc"; $(BIN)/dvc pull data.dvc || { $(BIN)/mlci missing-data data.dvc; exit 1; }
 	@mkdir -p $(@D) && touch $@
 
 FORCE:
 
 data: $(DATA_PULLED) ## Pull the tracked data from the DVC remote (when missing or data.dvc changed)
 
+# The data is validated before `dvc repro` records it: DVC commits a changed data file (into data.dvc and its cache)
+# before it runs any stage, so a file validation rejects would be recorded. `--single-item` runs the validate stage
+# alone (when its inputs changed); a rejected file leaves data.dvc, the cache and reports/validation.json as they were.
+VALIDATE_FIRST := $(BIN)/dvc repro --single-item validate
+
 # A preempted training run (SIGTERM) leaves checkpoints/PREEMPTED: the recipe then exits 75 (make reports
 # "Error 75" and exits 2), any other failure keeps DVC's status (255).
-repro: data ## Pull the data, reproduce the pipeline, print the metrics
+repro: data ## Pull the data, validate it, reproduce the pipeline, print the metrics
+	$(VALIDATE_FIRST)
 	@echo "$(BIN)/dvc repro"; $(BIN)/dvc repro || { rc=$$?; if [ -f checkpoints/PREEMPTED ]; then \
 		echo "preempted: run \`make repro\` again to resume from checkpoints/train.pt" >&2; exit 75; fi; exit $$rc; }
 	@$(MAKE) --no-print-directory metrics
 
-validate: data ## Pull the data and run only the GX validation stage
+validate: data ## Pull the data and run only the GX validation stage (data.dvc records the data once it passes)
+	$(VALIDATE_FIRST)
 	$(BIN)/dvc repro validate
 
 .PHONY: suite schema

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mlci.errors import UserFacingError
-from mlci.files import CONTRACT, GX_ROOT, PREDICTIONS, VALIDATION_SUMMARY
+from mlci.files import CONTRACT, GX_ROOT, PREDICTIONS, VALIDATION_FAILURES, VALIDATION_SUMMARY
 from mlci.serving.bundle import MODEL_DIR
 
 logger = logging.getLogger("mlci")
@@ -31,20 +31,25 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate the data: a pass replaces the summary; a failure writes its own and leaves the summary as it was."""
     from mlci.contract import load_contract
     from mlci.summary import failure_table
     from mlci.validation import validate_data
 
+    args.failed_summary.unlink(missing_ok=True)  # a stale one must not outlive this run, whatever its outcome
     contract = load_contract(args.contract)
     summary = validate_data(contract, data_path=args.data, gx_root=args.gx_root).to_dict()
-    write_json(args.summary, summary)
     if summary["success"]:
+        write_json(args.summary, summary)
         logger.info("data valid: %d expectations passed on %d rows", summary["evaluated"], summary["rows"])
         return 0
+    write_json(args.failed_summary, summary)
     logger.error(
-        "data validation failed: %d of %d expectations\n%s",
+        "data validation failed: %d of %d expectations (written to %s; %s is unchanged)\n%s",
         summary["failed"],
         summary["evaluated"],
+        args.failed_summary,
+        args.summary,
         failure_table(summary),
     )
     return EXIT_FAILED
@@ -93,6 +98,22 @@ def cmd_validation_summary(args: argparse.Namespace) -> int:
     from mlci.summary import write_job_summary
 
     return write_job_summary(args.summary)
+
+
+def cmd_missing_data(args: argparse.Namespace) -> int:
+    from mlci.dvcfiles import unrecoverable_data
+
+    missing = unrecoverable_data(Path("."), args.dvc_file)
+    if not missing:
+        return 0
+    logger.error(
+        "%s tracks %s, which neither the DVC cache nor the DVC remote holds: run `dvc push` on the machine that "
+        "has it, or `git checkout <commit> -- %s` for a version that was pushed",
+        args.dvc_file,
+        ", ".join(missing),
+        args.dvc_file,
+    )
+    return EXIT_FAILED
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
@@ -227,7 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--contract", **contract)
     validate.add_argument("--data", type=Path, default=None, help="the data file (default: the contract's path)")
     validate.add_argument("--gx-root", **gx_root)
-    validate.add_argument("--summary", type=Path, default=Path(VALIDATION_SUMMARY), help="where the summary goes")
+    validate.add_argument(
+        "--summary", type=Path, default=Path(VALIDATION_SUMMARY), help="the summary, replaced only when the data passes"
+    )
+    validate.add_argument(
+        "--failed-summary",
+        type=Path,
+        default=Path(VALIDATION_FAILURES),
+        help="where a failed validation's summary goes (default: %(default)s)",
+    )
     validate.set_defaults(run=cmd_validate)
 
     schema = commands.add_parser("schema", help="draft the data contract, or rebuild the GX suite from it")
@@ -250,6 +279,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     job_summary.add_argument("summary", type=Path, nargs="?", default=Path(VALIDATION_SUMMARY))
     job_summary.set_defaults(run=cmd_validation_summary)
+
+    missing = commands.add_parser(
+        "missing-data",
+        help="after a failed `dvc pull`: name the tracked files neither the DVC cache nor the remote holds (exit 1)",
+    )
+    missing.add_argument("dvc_file", help="the .dvc file, e.g. data.dvc")
+    missing.set_defaults(run=cmd_missing_data)
 
     metrics = commands.add_parser("metrics", help="print the metrics files dvc.yaml lists, as tables")
     metrics.add_argument("--markdown", action="store_true", help="Markdown tables (for a CI job summary)")

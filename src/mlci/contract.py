@@ -278,11 +278,11 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path} not found: run `dvc pull` (or `make data`) to fetch the tracked data")
+        raise DataError(f"{path} not found: run `make data` (or `dvc pull {path}`) to fetch the tracked data")
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError as error:
-        raise DataError(f"{path} is empty: run `dvc pull` to restore the tracked data") from error
+        raise DataError(f"{path} is empty: run `dvc pull --force {path}` to restore the tracked data") from error
     except UnicodeDecodeError as error:
         raise DataError(f"{path} is not a text CSV (not valid UTF-8)") from error
     except pd.errors.ParserError as error:

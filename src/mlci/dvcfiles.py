@@ -1,4 +1,5 @@
-"""What `dvc.yaml` says about the pipeline's outputs: which files hold metrics and which hold plots.
+"""What `dvc.yaml` says about the pipeline's outputs (which files hold metrics and which hold plots), and which data
+a `.dvc` file tracks that no DVC store holds.
 
 The report and `mlci metrics` learn the metrics and plots from here instead of from hard-coded paths, so a project
 that renames its stages or adds a metrics file needs no change in the machinery. DVC's `${...}` templating is
@@ -7,7 +8,10 @@ resolved from `params.yaml` and the files named under `vars:`; a name that canno
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,3 +214,33 @@ def _expand_folders(root: Path, spec: PlotSpec) -> list[PlotSpec]:
         )
         for p in found
     ]
+
+
+# ------------------------------------------------------------------------------------------------ data no store holds
+def tracked_paths(root: Path, dvc_file: str) -> list[str]:
+    """The paths a `.dvc` file tracks (its `outs:`), relative to `root`."""
+    path = Path(root) / dvc_file
+    if not path.is_file():
+        raise DvcYamlError(f"{dvc_file} not found")
+    loaded = _load_yaml(path)
+    outs = loaded.get("outs") if isinstance(loaded, Mapping) else None
+    folder = Path(dvc_file).parent
+    return [(folder / str(out["path"])).as_posix() for out in outs or [] if isinstance(out, Mapping) and "path" in out]
+
+
+def unrecoverable_data(root: Path, dvc_file: str) -> list[str]:
+    """The files `dvc_file` tracks that neither the DVC cache nor the default remote holds (`dvc data status`), so
+    no pull can restore them; empty when DVC cannot tell (the remote unreachable, say)."""
+    status = subprocess.run(
+        [sys.executable, "-m", "dvc", "data", "status", "--not-in-remote", "--granular", "--json"]
+        + tracked_paths(root, dvc_file),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        found = json.loads(status.stdout) if status.returncode == 0 else {}
+    except json.JSONDecodeError:
+        return []
+    return sorted(set(found.get("not_in_cache") or []) & set(found.get("not_in_remote") or []))

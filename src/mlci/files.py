@@ -4,7 +4,10 @@ from __future__ import annotations
 
 CONTRACT = "data.schema.yaml"
 GX_ROOT = "gx"
+# The validate stage's summary of the accepted data (committed); a failed validation's summary goes to the second
+# file (not committed) and leaves the first as it was.
 VALIDATION_SUMMARY = "reports/validation.json"
+VALIDATION_FAILURES = "reports/validation-failed.json"
 PARAMS = "params.yaml"
 DVC_YAML = "dvc.yaml"
 DATA_DVC = "data.dvc"

@@ -323,7 +323,7 @@ def load_served_model(
     contract = load_contract(contract_path)
     factory = load_factory(predictor)
     if not Path(model_dir).exists():
-        raise ServeError(f"{model_dir} not found: run `make repro` (or `dvc pull`) to build or fetch the model")
+        raise ServeError(f"{model_dir} not found: run `make repro` to build the model")
     predict = factory(Path(model_dir), device)
     described = {**(metadata or {}), "device": str(getattr(predict, "device", device))}
     logger.info("model %s loaded from %s on %s", described.get("version"), model_dir, described["device"])

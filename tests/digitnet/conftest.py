@@ -47,10 +47,10 @@ def contract() -> DataContract:
 
 @pytest.fixture(scope="session")
 def raw_data(contract: DataContract) -> pd.DataFrame:
-    """The data file the contract names; `make test` runs `dvc pull` first."""
+    """The data file the contract names; `make test` pulls it first (`make data`)."""
     path = REPO_ROOT / contract.path
     if not path.is_file():
-        pytest.fail(f"{path} is missing: run `dvc pull` (or `make test`, which does)")
+        pytest.fail(f"{path} is missing: run `make data` (or `make test`, which does)")
     return read_raw_csv(path)
 
 

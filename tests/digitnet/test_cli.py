@@ -92,10 +92,12 @@ def test_predict_on_rows_missing_a_feature_names_the_columns(trained_workdir, co
     assert not (workdir / "predictions.csv").exists()
 
 
-def test_missing_data_tells_the_user_to_dvc_pull_and_writes_nothing(workdir, contract, capsys):
+def test_missing_data_tells_the_user_to_make_data_and_writes_nothing(workdir, contract, capsys):
     (workdir / contract.path).unlink()
     assert main(["split"]) == EXIT_FAILED
-    assert _errors(capsys) == [f"{contract.path} not found: run `dvc pull` (or `make data`) to fetch the tracked data"]
+    assert _errors(capsys) == [
+        f"{contract.path} not found: run `make data` (or `dvc pull {contract.path}`) to fetch the tracked data"
+    ]
     assert not (workdir / "artifacts").exists()
 
 

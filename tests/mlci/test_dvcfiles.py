@@ -1,12 +1,24 @@
-"""`dvc.yaml` read for its metrics files and plots: stage and top-level entries, both entry spellings, templating."""
+"""`dvc.yaml` read for its metrics files and plots: stage and top-level entries, both entry spellings, templating;
+and the data a `.dvc` file tracks that neither the DVC cache nor the remote holds."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mlci.dvcfiles import DvcYamlError, PlotSpec, load_dvc_yaml, metrics_files, plot_specs
+from mlci.cli import main
+from mlci.dvcfiles import (
+    DvcYamlError,
+    PlotSpec,
+    load_dvc_yaml,
+    metrics_files,
+    plot_specs,
+    tracked_paths,
+    unrecoverable_data,
+)
 
 DVC_YAML = """\
 vars:
@@ -116,3 +128,40 @@ def test_invalid_yaml_is_named(tmp_path: Path):
     root = project(tmp_path, "stages: [unclosed\n")
     with pytest.raises(DvcYamlError, match=r"dvc.yaml is not valid YAML"):
         metrics_files(root)
+
+
+# ------------------------------------------------------------------------------------------------ data no store holds
+def test_tracked_paths_are_a_dvc_files_outs_relative_to_the_root(tmp_path: Path):
+    (tmp_path / "inputs").mkdir()
+    (tmp_path / "inputs" / "raw.dvc").write_text("outs:\n- md5: abc.dir\n  path: raw\n- path: extra.csv\n")
+    assert tracked_paths(tmp_path, "inputs/raw.dvc") == ["inputs/raw", "inputs/extra.csv"]
+    with pytest.raises(DvcYamlError, match=r"^absent.dvc not found$"):
+        tracked_paths(tmp_path, "absent.dvc")
+
+
+def _dvc(root: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, check=True, capture_output=True)
+
+
+@pytest.mark.slow  # `dvc init`, `dvc add`, `dvc push` and `dvc data status`: several seconds
+def test_missing_data_names_the_file_no_store_holds_and_the_fix(tmp_path: Path, monkeypatch, capsys):
+    root = tmp_path / "repo"
+    (root / "data").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    _dvc(root, "init", "-q")
+    _dvc(root, "remote", "add", "-d", "store", str(tmp_path / "store"))
+    (root / "data" / "table.csv").write_text("a,b\n1,2\n")
+    _dvc(root, "add", "-q", "data")
+    _dvc(root, "push", "-q")
+    monkeypatch.chdir(root)
+    assert unrecoverable_data(root, "data.dvc") == []
+    assert main(["missing-data", "data.dvc"]) == 0
+    for store in (root / ".dvc" / "cache", tmp_path / "store"):  # the file's object, not the folder's listing
+        (object_file,) = [path for path in store.rglob("*") if path.is_file() and not path.name.endswith(".dir")]
+        object_file.unlink()
+    capsys.readouterr()
+    assert main(["missing-data", "data.dvc"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "ERROR mlci: data.dvc tracks data/table.csv, which neither the DVC cache nor the DVC remote holds: run "
+        "`dvc push` on the machine that has it, or `git checkout <commit> -- data.dvc` for a version that was pushed"
+    ]

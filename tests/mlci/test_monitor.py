@@ -119,7 +119,9 @@ def test_an_unreadable_sample_is_an_alarm_that_says_why(in_project, contract, tm
     result = run_monitor(contract, empty)
     assert result.alarm and result.reasons() == ["data could not be read"]
     assert result.validation is None and result.comparison is None
-    assert result.problems == (f"recent data: {empty} is empty: run `dvc pull` to restore the tracked data",)
+    assert result.problems == (
+        f"recent data: {empty} is empty: run `dvc pull --force {empty}` to restore the tracked data",
+    )
     assert "Could not be read:" in monitor_markdown(result)
 
 

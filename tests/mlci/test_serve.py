@@ -258,8 +258,9 @@ def test_load_served_model_reports_the_predictors_device_and_refuses_a_missing_m
     monkeypatch.syspath_prepend(str(tmp_path))
     dump_contract(CONTRACT, tmp_path / "schema.yaml")
     spec = "fake_project_serving:load_predictor"
-    with pytest.raises(ServeError, match="not found: run `make repro`"):
+    with pytest.raises(ServeError) as missing:
         load_served_model(tmp_path / "absent", tmp_path / "schema.yaml", predictor=spec)
+    assert str(missing.value) == f"{tmp_path / 'absent'} not found: run `make repro` to build the model"
     model = load_served_model(tmp_path, tmp_path / "schema.yaml", {"version": "v0.1.0"}, "auto", spec)
     assert model.metadata == {"version": "v0.1.0", "device": "cpu"}
     answer = model.answer([{**GOOD, "width": 7.0}, GOOD])["predictions"]
@@ -316,8 +317,9 @@ def test_a_bundle_round_trips_and_a_missing_model_says_what_to_run(workspace: Pa
     assert (model_dir / "weights.bin").read_bytes() == b"\x00\x01"
     assert contract.read_text(encoding="utf-8").startswith("path: data/animals.csv")
     assert metadata["version"] == "v2.0.1"
-    with pytest.raises(BundleError, match="run `make repro`"):
+    with pytest.raises(BundleError) as missing:
         write_bundle(workspace, tmp_path / "other", workspace / "absent")
+    assert str(missing.value) == f"{workspace / 'absent'} not found: run `make repro` to build the model"
     with pytest.raises(BundleError, match="is not a serving bundle"):
         read_bundle(tmp_path)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 
 import pandas as pd
@@ -180,18 +181,18 @@ def write(tmp_path, content: bytes | str):
     return path
 
 
-def test_a_missing_file_tells_the_user_to_dvc_pull(tmp_path, contracts, gx_project):
+def test_a_missing_file_names_a_pull_that_works_on_a_fresh_clone(tmp_path, contracts, gx_project):
     path = tmp_path / "table.csv"
     with pytest.raises(DataError) as error:
         validate_data(contracts["binary"], path, gx_root=gx_project("binary"))
-    assert str(error.value) == f"{path} not found: run `dvc pull` (or `make data`) to fetch the tracked data"
+    assert str(error.value) == f"{path} not found: run `make data` (or `dvc pull {path}`) to fetch the tracked data"
 
 
-def test_an_empty_file_is_a_data_error(tmp_path, contracts, gx_project):
+def test_an_empty_file_is_a_data_error_whose_fix_overwrites_the_edited_copy(tmp_path, contracts, gx_project):
     path = write(tmp_path, b"")
     with pytest.raises(DataError) as error:
         validate_data(contracts["binary"], path, gx_root=gx_project("binary"))
-    assert str(error.value) == f"{path} is empty: run `dvc pull` to restore the tracked data"
+    assert str(error.value) == f"{path} is empty: run `dvc pull --force {path}` to restore the tracked data"
 
 
 def test_a_binary_file_is_a_data_error(tmp_path, contracts, gx_project):
@@ -290,3 +291,69 @@ def test_a_summary_lists_folded_failures_in_json():
     )
     assert summary.to_dict()["failed_expectations"][0]["folded"] == ["a is within 0..1"]
     assert summary.to_dict()["data_file"] == "data/table.csv"
+
+
+# ----------------------------------------------------------------------------- `mlci validate`: what a failure leaves
+@pytest.fixture
+def validate_cli(tmp_path, contracts, gx_project, capsys):
+    """`mlci validate` on a CSV in tmp_path: its exit status, log lines, and the committed and failed summaries."""
+    from mlci.cli import main
+    from mlci.contract import dump_contract
+
+    contract = tmp_path / "schema.yaml"
+    dump_contract(contracts["binary"], contract)
+    summary, failed = tmp_path / "reports" / "validation.json", tmp_path / "reports" / "validation-failed.json"
+    summary.parent.mkdir()
+    summary.write_text("the committed summary\n", encoding="utf-8")
+
+    def run(frame_or_bytes) -> tuple[int, list[str]]:
+        data = tmp_path / "table.csv"
+        if isinstance(frame_or_bytes, bytes):
+            data.write_bytes(frame_or_bytes)
+        else:
+            frame_or_bytes.to_csv(data, index=False)
+        capsys.readouterr()
+        status = main(
+            ["validate", "--contract", str(contract), "--data", str(data), "--gx-root", str(gx_project("binary"))]
+            + ["--summary", str(summary), "--failed-summary", str(failed)]
+        )
+        return status, [line for line in capsys.readouterr().err.splitlines() if line.startswith("ERROR")]
+
+    return run, summary, failed
+
+
+def test_a_failed_validation_leaves_the_summary_as_it_was_and_writes_its_own(validate_cli, frames):
+    run, summary, failed = validate_cli
+    bad = frames["binary"]()
+    bad.loc[0, "y"] = 7
+    status, errors = run(bad)
+    assert status == 1
+    assert summary.read_text(encoding="utf-8") == "the committed summary\n"
+    written = json.loads(failed.read_text(encoding="utf-8"))
+    assert (written["success"], [row["column"] for row in written["failed_expectations"]]) == (False, ["y"])
+    assert errors == [
+        f"ERROR mlci: data validation failed: 1 of {written['evaluated']} expectations "
+        f"(written to {failed}; {summary} is unchanged)"
+    ]
+
+
+def test_unreadable_data_leaves_the_summary_and_no_failed_summary(validate_cli, frames):
+    run, summary, failed = validate_cli
+    run(frames["binary"]().assign(y=7))
+    assert failed.is_file()
+    status, errors = run(b"\xff\xfe\x00garbage")
+    assert (status, errors) == (
+        1,
+        [f"ERROR mlci: {summary.parent.parent / 'table.csv'} is not a text CSV (not valid UTF-8)"],
+    )
+    assert summary.read_text(encoding="utf-8") == "the committed summary\n"
+    assert not failed.exists()  # the last run's failures, not an older run's
+
+
+def test_a_pass_replaces_the_summary_and_removes_a_failed_one(validate_cli, frames):
+    run, summary, failed = validate_cli
+    run(frames["binary"]().assign(y=7))
+    status, errors = run(frames["binary"]())
+    assert (status, errors) == (0, [])
+    assert json.loads(summary.read_text(encoding="utf-8"))["success"] is True
+    assert not failed.exists()

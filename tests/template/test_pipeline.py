@@ -86,24 +86,6 @@ def test_second_repro_with_nothing_changed_runs_no_stage(project):
     assert "Data and pipelines are up to date." in repro.stdout
 
 
-def test_bad_data_stops_the_pipeline_at_validation(project, tmp_path):
-    bad = tmp_path / "bad"
-    shutil.copytree(project, bad, ignore=shutil.ignore_patterns("artifacts", "dvclive"))
-    csv = bad / "data" / "digits.csv"
-    csv.chmod(0o644)
-    lines = csv.read_text().splitlines()
-    lines[1] = lines[1].rsplit(",", 1)[0] + ",42"  # a label outside 0..9
-    csv.write_text("\n".join(lines) + "\n")
-    repro = _run(["dvc", "repro"], bad)
-    assert repro.returncode != 0
-    assert "Running stage 'validate'" in repro.stdout
-    assert "Running stage 'split'" not in repro.stdout
-    summary = json.loads((bad / "reports/validation.json").read_text())
-    assert summary["success"] is False
-    assert any(row["column"] == "label" for row in summary["failed_expectations"])
-    assert not (bad / "artifacts").exists()
-
-
 def test_make_data_pulls_missing_data_and_keeps_an_edited_copy(project, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns("artifacts", "dvclive"))

@@ -90,7 +90,7 @@ def collect_metadata(root: Path, model_dir: Path, version: str | None = None) ->
     root = Path(root)
     model_dir = Path(model_dir)
     if not model_dir.exists():
-        raise BundleError(f"{model_dir} not found: run `make repro` (or `dvc pull`) to build or fetch the model")
+        raise BundleError(f"{model_dir} not found: run `make repro` to build the model")
     metrics = {path: scalar_metrics(read_json(root / path)) for path in metrics_files(root) if (root / path).is_file()}
     return {
         "version": version or model_version(root),

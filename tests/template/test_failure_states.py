@@ -1,0 +1,184 @@
+"""What a failure leaves behind, in copies of the repository: data validation rejects a file before DVC records it
+(data.dvc, the DVC cache and the committed summary stay as they were), a failing stage keeps the committed metrics,
+and a pull of data that no DVC store holds names the file and the fix. No test here trains a model."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from project_copy import copy_project
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DVC_YAML = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
+DATA = "data/digits.csv"
+SUMMARY, FAILED_SUMMARY = "reports/validation.json", "reports/validation-failed.json"
+
+pytestmark = pytest.mark.slow
+
+# dvc and the stages' commands come from the environment running the tests, activated or not.
+ENV = {**os.environ, "CI": "true", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+VENV = Path(sys.prefix)
+# `env -u`: a user's shell, not the `make test` this suite may run under (make[1]: prefixes, inherited flags)
+MAKE = ["env", "-u", "MAKELEVEL", "-u", "MAKEFLAGS", "-u", "MFLAGS", "make", "--no-print-directory"]
+MAKE += [f"VENV={VENV}", "-o", f"{VENV}/.installed"]
+
+
+def _run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=ENV, check=False)
+
+
+def _git_status(root: Path) -> str:
+    return _run(["git", "status", "--porcelain"], root).stdout
+
+
+def _files(root: Path, relative: str) -> dict[str, bytes]:
+    """Every file at or under `relative`, by path, with its bytes."""
+    path = root / relative
+    found = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.exists() else []
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in found}
+
+
+def _committed_outputs(stage: str) -> list[str]:
+    """The stage's outputs git commits (cache: false): the summary, metrics, plots and predictions."""
+    entries = DVC_YAML["stages"][stage].get("outs", []) + DVC_YAML["stages"][stage].get("metrics", [])
+    return [next(iter(e)) for e in entries if isinstance(e, dict) and next(iter(e.values())).get("cache") is False]
+
+
+def _state(root: Path) -> dict:
+    """What a failure must leave as it was: data.dvc, the DVC cache's objects, the committed outputs."""
+    return {
+        "data.dvc": (root / "data.dvc").read_bytes(),
+        "cache": sorted(p.relative_to(root).as_posix() for p in (root / ".dvc/cache").rglob("*") if p.is_file()),
+        "committed": {
+            path: content
+            for stage in DVC_YAML["stages"]
+            for out in _committed_outputs(stage)
+            for path, content in _files(root, out).items()
+        },
+    }
+
+
+def _write_data(root: Path, content: bytes) -> None:
+    csv = root / DATA
+    csv.unlink()  # DVC may link the file into its cache: write a new one, never through the link
+    csv.write_bytes(content)
+
+
+def _label_42(root: Path) -> bytes:
+    lines = (root / DATA).read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",42"  # a label outside 0..9
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture(scope="module")
+def pulled(tmp_path_factory) -> Path:
+    """The committed files, as a fresh clone has them, after `make data` (the bundled remote's data)."""
+    root = copy_project(tmp_path_factory.mktemp("clone"))
+    done = _run([*MAKE, "data"], root)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _git_status(root) == ""
+    return root
+
+
+@pytest.fixture
+def workspace(pulled, tmp_path) -> Path:
+    """A copy of the pulled clone for one test to change."""
+    return Path(shutil.copytree(pulled, tmp_path / "workspace", symlinks=True))
+
+
+# ---------------------------------------------------------------------------------------------- rejected data
+def test_make_repro_rejects_invalid_data_before_dvc_records_it(workspace):
+    before = _state(workspace)
+    _write_data(workspace, _label_42(workspace))
+    done = _run([*MAKE, "repro"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    failed = json.loads((workspace / FAILED_SUMMARY).read_text())
+    assert (failed["success"], [row["column"] for row in failed["failed_expectations"]]) == (False, ["label"])
+    errors = [line for line in done.stderr.splitlines() if line.startswith(("ERROR", "make:"))]
+    assert errors[0] == (
+        f"ERROR mlci: data validation failed: 1 of {failed['evaluated']} expectations "
+        f"(written to {FAILED_SUMMARY}; {SUMMARY} is unchanged)"
+    )
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: repro\] Error 255", errors[-1]), errors
+    assert "Running stage 'split'" not in done.stdout
+    assert _state(workspace) == before
+    assert _git_status(workspace) == ""
+
+
+def test_make_repro_on_unreadable_data_leaves_everything_and_no_failed_summary(workspace):
+    before = _state(workspace)
+    _write_data(workspace, b"\xff\xfe\x00 not a CSV")
+    done = _run([*MAKE, "repro"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith(("ERROR", "make:"))]
+    assert errors[0] == f"ERROR mlci: {DATA} is not a text CSV (not valid UTF-8)"
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: repro\] Error 255", errors[-1]), errors
+    assert not (workspace / FAILED_SUMMARY).exists()
+    assert _state(workspace) == before
+    assert _git_status(workspace) == ""
+
+
+def test_bare_dvc_repro_records_rejected_data_in_data_dvc_and_git_checkout_undoes_it(workspace):
+    """README's statement: DVC commits a changed data file before any stage runs; the summary stays as it was."""
+    before = _state(workspace)
+    _write_data(workspace, _label_42(workspace))
+    done = _run(["dvc", "repro"], workspace)
+    assert done.returncode == 255, done.stdout + done.stderr
+    assert "ERROR: failed to reproduce 'validate'" in done.stderr
+    assert "Running stage 'validate'" in done.stdout and "Running stage 'split'" not in done.stdout
+    assert not (workspace / "artifacts").exists()
+    failed = json.loads((workspace / FAILED_SUMMARY).read_text())
+    assert any(row["column"] == "label" for row in failed["failed_expectations"])
+    after = _state(workspace)
+    assert after["committed"] == before["committed"]
+    assert after["data.dvc"] != before["data.dvc"] and _git_status(workspace) == " M data.dvc\n"
+    assert set(before["cache"]) < set(after["cache"])  # the rejected file and its folder listing, unreferenced
+    assert _run(["git", "checkout", "data.dvc"], workspace).returncode == 0
+    assert _git_status(workspace) == ""
+
+
+# -------------------------------------------------------------------------------------------- a failing stage
+@pytest.mark.parametrize("stage", ["train", "evaluate"])
+def test_a_failing_stage_keeps_the_committed_metrics_plots_and_predictions(workspace, stage):
+    """DVC deletes a stage's outputs before it runs the stage, unless they persist; the stage stops on its params."""
+    committed = {path: content for out in _committed_outputs(stage) for path, content in _files(workspace, out).items()}
+    assert committed, f"{stage} has no committed outputs"
+    for dep in DVC_YAML["stages"][stage]["deps"]:  # stand-ins for a fresh clone's missing inputs: DVC hashes them
+        path = workspace / dep
+        if not path.exists():
+            target = path if path.suffix else path / "stand-in"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("stand-in\n")
+    params = workspace / "params.yaml"
+    params.write_text(
+        re.sub(rf"^{stage}:\n", f"{stage}:\n  batch_sise: 64\n", params.read_text(), flags=re.M)
+    )  # a typo
+    done = _run(["dvc", "repro", "--single-item", stage], workspace)
+    assert done.returncode == 255, done.stdout + done.stderr
+    assert f"ERROR digitnet: params.yaml: {stage}.batch_sise: unknown key" in done.stderr
+    assert f"ERROR: failed to reproduce '{stage}'" in done.stderr
+    kept = {path: content for out in _committed_outputs(stage) for path, content in _files(workspace, out).items()}
+    assert kept == committed
+    assert _git_status(workspace) == " M params.yaml\n"
+
+
+# ----------------------------------------------------------------------------------------- data no store holds
+def test_make_data_names_the_file_no_store_holds_and_the_fix(workspace):
+    store_objects = [p for p in (workspace / "dvc-store").rglob("*") if p.is_file() and not p.name.endswith(".dir")]
+    for path in [*store_objects, workspace / DATA]:
+        path.unlink()
+    shutil.rmtree(workspace / ".dvc" / "cache")
+    done = _run([*MAKE, "data"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    *_, error, make_error = done.stderr.splitlines()
+    assert error == (
+        "ERROR mlci: data.dvc tracks data/digits.csv, which neither the DVC cache nor the DVC remote holds: run "
+        "`dvc push` on the machine that has it, or `git checkout <commit> -- data.dvc` for a version that was pushed"
+    )
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: \.dvc/tmp/data-pulled\] Error 1", make_error), make_error
