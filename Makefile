@@ -113,13 +113,17 @@ schema: $(INSTALLED) ## Draft data.schema.yaml from CSV (TARGET=column, optional
 metrics: $(INSTALLED) ## Print the metrics as a table (dvc metrics diff main: what a branch changed)
 	@$(BIN)/mlci metrics $(METRICS_ARGS)
 
+# The tests run on every core (pytest-xdist); a module stays on one worker (tests/conftest.py groups them), so its
+# fixtures run once. PYTEST_WORKERS=0 runs them in this one process (for a debugger, or -x to stop at the first).
 # pytest exits 5 when a selection (PYTEST_ARGS="-m ...") collects nothing: say so, do not fail.
-test: data ## Run the tests with the coverage gate
-	$(BIN)/pytest --cov=digitnet --cov=mlci --cov-report=term-missing --cov-report=xml \
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+test: data ## Run the tests with the coverage gate, on every core (PYTEST_WORKERS=0: in one process)
+	$(BIN)/pytest $(PYTEST_PARALLEL) --cov=digitnet --cov=mlci --cov-report=term-missing --cov-report=xml \
 		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; echo "no tests collected"; }
 
-test-fast: data ## Run the tests not marked slow (no coverage gate)
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+test-fast: data ## Run the tests not marked slow (no coverage gate), on every core
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 lint: $(INSTALLED) ## Run every pre-commit hook on every file
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from filelock import FileLock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Folders whose tests check the template's own plumbing; a repository made from the template skips them by default.
@@ -26,12 +27,40 @@ if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 
+# Modules that take minutes (`pytest --durations`), slowest first. `make test` runs the tests on every core
+# (pytest-xdist, `--dist loadgroup`: a module stays on one worker, so its module-scoped fixtures run once); starting
+# these first lets the workers finish together instead of one of them beginning a long module last.
+SLOW_MODULES_FIRST = (
+    "workflows/test_act.py",
+    "template/test_swap.py",
+    "template/test_new_user.py",
+    "docker/test_image.py",
+    "workflows/test_release_act.py",
+    "workflows/test_quality_act.py",
+    "workflows/test_monitor_act.py",
+    "template/test_failure_states.py",
+    "template/test_pipeline.py",
+    "docker/test_serving_image.py",
+    "digitnet/test_cli_runs.py",
+)
+
+
+def _module(item: pytest.Item) -> str:
+    return Path(str(item.path)).relative_to(REPO_ROOT / "tests").as_posix()
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_module(item)))
+    rank = {module: position for position, module in enumerate(SLOW_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(_module(item), len(rank)))  # stable: the rest keep their order
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none is available here")
     skip_template = pytest.mark.skip(reason="the template's own plumbing: set MLCI_TEMPLATE_TESTS=1 to run it")
     run_template = os.environ.get("MLCI_TEMPLATE_TESTS") == "1"
     for item in items:
-        folder = Path(str(item.path)).relative_to(REPO_ROOT / "tests").parts[0]
+        folder = _module(item).split("/")[0]
         if folder in TEMPLATE_TEST_FOLDERS:
             item.add_marker(pytest.mark.template)
             if not run_template:
@@ -53,7 +82,20 @@ def project_image(tmp_path_factory: pytest.TempPathFactory) -> ProjectImage:
     """The project's image, built with podman offline (tests/docker/build_image.sh); modules that use it skip
     where podman or mmdebstrap is missing."""
     tag = "localhost/digitnet:pytest"
-    cache = tmp_path_factory.mktemp("image-build")
+    # Under xdist every worker has this fixture: the first builds, the others wait on the lock and reuse the image.
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else None
+    if shared is None:
+        return _build_project_image(tag, tmp_path_factory.mktemp("image-build"))
+    with FileLock(shared / "project-image.lock"):
+        cache = shared / "project-image-build"
+        if not (cache / "built").is_file():
+            cache.mkdir(exist_ok=True)
+            _build_project_image(tag, cache)
+            (cache / "built").touch()
+    return ProjectImage(tag, cache / "wheels")
+
+
+def _build_project_image(tag: str, cache: Path) -> ProjectImage:
     built = subprocess.run(
         [str(IMAGE_BUILD_SCRIPT), tag],
         env={**os.environ, "CONTAINERS_CONF": str(PODMAN_CONF), "IMAGE_BUILD_CACHE": str(cache)},
