@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
+import uuid
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +37,11 @@ FLOAT_DTYPES = ("float16", "float32", "float64")
 # type names cannot match), so its type check looks at each value: a string passes.
 TEXT_TYPES = ("str",)
 MAX_LISTED_VALUES = 10  # a value set longer than this is shortened in a description
+# GX draws a random id (uuid4) for each object it adds to a project; the generated project's ids are derived instead
+# (uuid5 of what the object is), so the same contract gives the same gx/ byte for byte and a changed rule shows in a
+# diff as that rule alone.
+ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "mlci:gx")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _show(value: Any) -> str:
@@ -205,6 +213,40 @@ def expectation_key(expectation: Any) -> str:
 
 
 # ------------------------------------------------------------------------------------------------------- the project
+def stable_id(*identity: Any) -> str:
+    """The id of a generated GX object, derived from what it is (its kind and name): the same in every build."""
+    return str(uuid.uuid5(ID_NAMESPACE, json.dumps(identity)))
+
+
+def expectation_ids(expectations: Sequence[gxe.Expectation]) -> list[str]:
+    """One id per expectation, from its type, its column and how many of that type on that column come before it.
+
+    Not from its other arguments: a changed range keeps its id, as an expectation edited in GX does, so a contract
+    change shows in the suite's diff as the changed values alone.
+    """
+    seen: Counter[tuple[str, str | None]] = Counter()
+    ids = []
+    for expectation in expectations:
+        slot = (expectation.configuration.type, expectation.configuration.kwargs.get("column"))
+        ids.append(stable_id("expectation", SUITE_NAME, *slot, seen[slot]))
+        seen[slot] += 1
+    return ids
+
+
+def _replace_ids(project: Path, ids: Mapping[str, str]) -> None:
+    """Replace GX's random ids with the derived ones in every file git tracks (uncommitted/ is ignored).
+
+    In the files, not on the objects: GX's file-mode stores give every object they add a new uuid4, whatever id it had.
+    """
+    for path in sorted(project.rglob("*")):
+        if not path.is_file() or path.relative_to(project).parts[0] == "uncommitted":
+            continue
+        text = path.read_text(encoding="utf-8")
+        derived = UUID.sub(lambda match: ids.get(match.group(), match.group()), text)
+        if derived != text:
+            path.write_text(derived, encoding="utf-8")
+
+
 def _write_project(contract: DataContract, root: Path) -> None:
     """Write a fresh GX file-mode project to root/gx."""
     os.environ["GX_ANALYTICS_ENABLED"] = "false"  # before GX loads: no usage events from CI or laptops
@@ -225,7 +267,7 @@ def _write_project(contract: DataContract, root: Path) -> None:
     validation = context.validation_definitions.add(
         gx.ValidationDefinition(name=SUITE_NAME, data=batch_definition, suite=suite)
     )
-    context.checkpoints.add(
+    checkpoint = context.checkpoints.add(
         gx.Checkpoint(
             name=CHECKPOINT_NAME,
             validation_definitions=[validation],
@@ -235,18 +277,29 @@ def _write_project(contract: DataContract, root: Path) -> None:
             result_format={"result_format": "BASIC"},
         )
     )
+    ids = {
+        str(context.data_context_id): stable_id("data_context"),
+        str(data_source.id): stable_id("datasource", DATA_SOURCE_NAME),
+        str(asset.id): stable_id("asset", DATA_SOURCE_NAME, ASSET_NAME),
+        str(batch_definition.id): stable_id("batch_definition", DATA_SOURCE_NAME, ASSET_NAME, BATCH_DEFINITION_NAME),
+        str(suite.id): stable_id("suite", SUITE_NAME),
+        str(validation.id): stable_id("validation_definition", SUITE_NAME),
+        str(checkpoint.id): stable_id("checkpoint", CHECKPOINT_NAME),
+    }
+    ids.update(zip((str(e.id) for e in suite.expectations), expectation_ids(suite.expectations)))
+    _replace_ids(root / "gx", ids)
 
 
 def create_gx_project(contract: DataContract, root: Path, replace: bool = False) -> Path:
     """Write the GX project for `contract` to root/gx and return its path.
 
     The project is built in a temporary folder beside it and moved into place, so a failure leaves an existing gx/
-    as it was. Every object gets a new id, so rebuild only when the contract changes.
+    as it was. The ids are derived, not drawn: the same contract gives the same files.
     """
     root = Path(root)
     project = root / "gx"
     if project.exists() and not replace:
-        raise UserFacingError(f"{project} already exists: rebuild it with `mlci schema suite` (every id changes)")
+        raise UserFacingError(f"{project} already exists: rebuild it with `mlci schema suite`")
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=root, prefix=".gx-build-") as scratch:
         _write_project(contract, Path(scratch))

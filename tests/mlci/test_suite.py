@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from mlci.suite import (
     SUITE_NAME,
     build_expectations,
     create_gx_project,
+    expectation_ids,
     expectation_key,
+    stable_id,
     type_list,
 )
 
@@ -166,9 +169,7 @@ def test_the_project_is_not_replaced_unless_asked(tmp_path, contracts):
     (tmp_path / "gx").mkdir()
     with pytest.raises(UserFacingError) as error:
         create_gx_project(contracts["binary"], tmp_path)
-    assert (
-        str(error.value) == f"{tmp_path / 'gx'} already exists: rebuild it with `mlci schema suite` (every id changes)"
-    )
+    assert str(error.value) == f"{tmp_path / 'gx'} already exists: rebuild it with `mlci schema suite`"
     assert list((tmp_path / "gx").iterdir()) == []
 
 
@@ -180,6 +181,58 @@ def test_replace_rebuilds_the_project_and_leaves_no_scratch_folder(tmp_path, con
     assert project == tmp_path / "gx"
     assert not (project / "stale.txt").exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["gx"]
+
+
+def tracked_files(project: Path) -> dict[str, str]:
+    """The files of a GX project that git tracks (its .gitignore leaves out uncommitted/), by relative path."""
+    return {
+        path.relative_to(project).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(project.rglob("*"))
+        if path.is_file() and path.relative_to(project).parts[0] != "uncommitted"
+    }
+
+
+@pytest.mark.slow  # builds a GX project (seconds)
+def test_the_same_contract_gives_the_same_project_byte_for_byte(tmp_path, contracts, gx_project):
+    again = tracked_files(create_gx_project(contracts["binary"], tmp_path))
+    assert again == tracked_files(gx_project("binary"))
+    assert {name for name, text in again.items() if stable_id("suite", SUITE_NAME) in text} == {
+        "expectations/raw_data.json",
+        "validation_definitions/raw_data.json",
+    }
+
+
+@pytest.mark.slow  # builds a GX project (seconds)
+def test_a_changed_range_changes_only_its_own_lines(tmp_path, contract_dicts, gx_project):
+    raw = contract_dicts["binary"]
+    raw["features"]["n"]["max"] = 12
+    before = tracked_files(gx_project("binary"))
+    after = tracked_files(create_gx_project(contract_from_dict(raw, source="binary.yaml"), tmp_path))
+    diff = [
+        line
+        for name in sorted(before.keys() | after.keys())
+        for line in difflib.unified_diff(
+            before.get(name, "").splitlines(), after.get(name, "").splitlines(), name, name, n=0, lineterm=""
+        )
+    ]
+    assert diff == [
+        "--- expectations/raw_data.json",
+        "+++ expectations/raw_data.json",
+        "@@ -114 +114 @@",
+        '-      "description": "n is within 0..9",',
+        '+      "description": "n is within 0..12",',
+        "@@ -118 +118 @@",
+        '-        "max_value": 9.0,',
+        '+        "max_value": 12.0,',
+    ]
+
+
+def test_the_committed_gx_project_has_the_ids_its_contract_gives():
+    """No random ids: rebuilding gx/ from the unchanged contract leaves git and DVC with nothing to do."""
+    expectations = build_expectations(load_contract(REPO_ROOT / CONTRACT))
+    committed = json.loads((REPO_ROOT / GX_ROOT / "expectations" / f"{SUITE_NAME}.json").read_text(encoding="utf-8"))
+    assert committed["id"] == stable_id("suite", SUITE_NAME)
+    assert [expectation["id"] for expectation in committed["expectations"]] == expectation_ids(expectations)
 
 
 def test_the_committed_gx_project_is_generated_from_the_committed_contract():
