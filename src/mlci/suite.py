@@ -30,8 +30,20 @@ SUITE_NAME = "raw_data"
 CHECKPOINT_NAME = "raw_data"
 BATCH_DEFINITION_NAME = "whole_file"
 # What pandas reads from a CSV: integer columns as int64 (no nulls), numbers as float64; the other widths are allowed
-# for frames built another way. A nullable integer column comes back as float64 (NaN is a float).
+# for frames built another way. An integer column with nulls comes back as float64 (NaN is a float): validation hands
+# a nullable one to GX as pandas' nullable integers when its values are whole, so a fraction fails the type check.
 INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+# pandas' nullable integer dtypes, by the class names GX's type check matches ("Int64" it does not).
+NULLABLE_INTEGER_DTYPES = (
+    "Int8Dtype",
+    "Int16Dtype",
+    "Int32Dtype",
+    "Int64Dtype",
+    "UInt8Dtype",
+    "UInt16Dtype",
+    "UInt32Dtype",
+    "UInt64Dtype",
+)
 FLOAT_DTYPES = ("float16", "float32", "float64")
 # A text column is handed to GX as Python objects (pandas 2 reads it as object, pandas 3 as a `str` dtype that GX's
 # type names cannot match), so its type check looks at each value: a string passes.
@@ -71,7 +83,7 @@ def _range(column: str, low: float | None, high: float | None) -> str:
 def type_list(kind: str, nullable: bool = False) -> list[str]:
     """The dtypes (or, for text, the value types) a column of this contract type may have."""
     if kind == "int":
-        return [*INTEGER_DTYPES, *(["float64"] if nullable else [])]
+        return [*INTEGER_DTYPES, *(NULLABLE_INTEGER_DTYPES if nullable else ())]
     if kind == "float":
         return [*INTEGER_DTYPES, *FLOAT_DTYPES]
     if kind == "text":

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from mlci.contract import DataContract, read_data
@@ -86,11 +87,26 @@ def _as_values(column: pd.Series, values: tuple) -> pd.Series:
     return column.map(mapping).astype(object)
 
 
+def _whole(values: pd.Series) -> pd.Series:
+    """Whether each number is a whole, finite one (inf rounds to itself but is no integer)."""
+    return np.isfinite(values) & (values == values.round())
+
+
+def _as_nullable_integers(column: pd.Series) -> pd.Series:
+    """A float column as pandas' nullable integers when every value is whole; one with a fraction is kept as read."""
+    if not pd.api.types.is_float_dtype(column) or not _whole(column.dropna()).all():
+        return column
+    return column.astype("Int64")
+
+
 def as_contract_types(frame: pd.DataFrame, contract: DataContract) -> pd.DataFrame:
     """The frame as GX should see it: categories and classes compared as the contract writes them, text as objects.
 
     A CSV has no types; pandas guesses them. A category column of "1", "2" comes back as integers and a class column
-    of 0..9 with one word in it as text; both are compared here with the contract's values by their text.
+    of 0..9 with one word in it as text; both are compared here with the contract's values by their text. A nullable
+    integer column with nulls comes back as float64 (NaN is a float): it is handed to GX as nullable integers when
+    its values are whole, and as read otherwise, so a fraction fails its type check as it does in a column without
+    nulls.
     """
     frame = frame.copy()
     for feature in contract.features:
@@ -100,6 +116,8 @@ def as_contract_types(frame: pd.DataFrame, contract: DataContract) -> pd.DataFra
             frame[feature.name] = _as_values(frame[feature.name], feature.values)
         elif feature.type == "text":
             frame[feature.name] = frame[feature.name].astype(object)
+        elif feature.type == "int" and feature.nullable:
+            frame[feature.name] = _as_nullable_integers(frame[feature.name])
     target = contract.target
     if target.is_classification and target.name in frame.columns:
         frame[target.name] = _as_values(frame[target.name], target.classes)
@@ -143,7 +161,7 @@ def _type_observed(column: pd.Series, expected: str) -> str:
         wrong = list(values[numbers.isna()].unique())
         return f"{dtype}: non-numeric values: {_shown(wrong)}" if wrong else dtype
     if expected == "int" and pd.api.types.is_float_dtype(column):
-        fractions = list(values[values != values.round()].unique())
+        fractions = list(values[~_whole(values)].unique())
         return f"{dtype}: non-integer values: {_shown(fractions)}" if fractions else f"{dtype}: integers with nulls"
     return dtype
 

@@ -15,6 +15,7 @@ from mlci.validation import (
     ValidationSummary,
     _column_set_difference,
     _exception_message,
+    _type_observed,
     as_contract_types,
     validate_data,
 )
@@ -133,6 +134,33 @@ def test_regression_faults_and_an_integer_column_read_as_float(faulty_regression
         ),
         ("expect_column_values_to_be_between", "price", "price is within 0..1000", "1 unexpected (1.2%): 1500.0", []),
     ]
+
+
+def test_a_fraction_in_a_nullable_integer_column_fails_as_in_one_without_nulls(run_case, frames, faulty_regression):
+    """Its nulls make pandas read the column as float64, which must not let 2.5 pass as an integer."""
+    frame = frames["mixed"]()
+    frame.loc[1, "floors"] = 2.5  # within 1..3: only the type is wrong
+    case = run_case("fraction_in_nullable_int", "mixed", frame)
+    assert case.frame["floors"].isna().sum() == 12
+    assert outline(case) == [
+        (
+            "expect_column_values_to_be_in_type_list",
+            "floors",
+            "floors holds integers",
+            "dtype float64: non-integer values: 2.5",
+            [],
+        )
+    ]
+    assert faulty_regression.failures("age") == {"age holds integers": "dtype float64: non-integer values: 2.5"}
+
+
+def test_a_nullable_integer_column_is_handed_to_gx_as_nullable_integers_only_when_every_value_is_whole(contracts):
+    whole = pd.DataFrame({"floors": [1.0, None, 3.0]})
+    assert as_contract_types(whole, contracts["mixed"])["floors"].dtype == "Int64"
+    for wrong in (2.5, float("inf")):
+        frame = pd.DataFrame({"floors": [1.0, None, wrong]})
+        assert as_contract_types(frame, contracts["mixed"])["floors"].dtype == "float64"
+        assert _type_observed(frame["floors"], "int") == f"dtype float64: non-integer values: {wrong}"
 
 
 def test_categories_and_classes_are_compared_as_the_contract_writes_them(contracts):
