@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from digitnet.errors import TrainingInterrupted, UserFacingError
-from mlci.files import CONTRACT, PREDICTIONS
+from mlci.files import CONTRACT, PREDICTIONS, TRAIN_RUN_LOCAL
 
 logger = logging.getLogger("digitnet")
 
@@ -109,12 +109,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from digitnet.model import ModelSpec, save_model
     from digitnet.preprocess import fit_preprocessor, to_tensors
     from digitnet.train import train
+    from mlci.serving.bundle import model_files
 
     config = load_config(args.params)
     ranks = ranks_from_env()
     marker = preempted_marker(args.checkpoint)
     if ranks.is_main:
         marker.unlink(missing_ok=True)
+        args.run_record.unlink(missing_ok=True)  # it would describe the model this run replaces
     if config.train.processes > 1 and not ranks.is_distributed:
         status = _relaunch_under_torchrun(config.train.processes, args.argv)
         return EXIT_PREEMPTED if status != 0 and marker.is_file() else status  # torchrun reports 1 for any failure
@@ -149,15 +151,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not ranks.is_main:
         return 0
     save_model(result.model, result.spec, preprocessor, args.model_dir / "model.pt")
+    # The model folder is a DVC output: only what the same code, params and data reproduce goes in, so a retrain
+    # leaves its hash (and dvc.lock) unchanged. This run's own facts go beside it, untracked, naming the files.
     write_json(
         args.model_dir / "train_run.json",
         {
             "device": result.device,
             "precision": result.precision,
             "processes": ranks.world_size,
-            "wall_seconds": round(time.perf_counter() - started, 3),
             "epochs": len(result.history),
+        },
+    )
+    write_json(
+        args.run_record,
+        {
+            "wall_seconds": round(time.perf_counter() - started, 3),
             "resumed_from_epoch": result.resumed_from_epoch,
+            "model_files": model_files(args.model_dir),
         },
     )
     _write_training_curves(result.history, args.live_dir)
@@ -234,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model-dir", type=Path, default=Path("artifacts/model"))
     train.add_argument("--live-dir", type=Path, default=Path("dvclive/train"))
     train.add_argument("--checkpoint", type=Path, default=Path("checkpoints/train.pt"))
+    train.add_argument(
+        "--run-record",
+        type=Path,
+        default=Path(TRAIN_RUN_LOCAL),
+        help="this run's wall time and resume point (not a DVC output: they differ between identical trainings)",
+    )
     train.set_defaults(run=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="score the model on the test split")

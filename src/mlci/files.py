@@ -13,7 +13,13 @@ DVC_YAML = "dvc.yaml"
 DATA_DVC = "data.dvc"
 # The evaluate stage writes one row per test row: id, target, prediction and, for classification, `proba_<class>`.
 PREDICTIONS = "reports/predictions.csv"
+# The model's training record, inside the model folder DVC tracks: only what the same code, params and data reproduce
+# (device, precision, processes, epochs), so a retrain leaves the folder's hash, and dvc.lock, as they were.
 TRAIN_RUN = "artifacts/model/train_run.json"
+# What only the run that trained the model knows (its wall time, the epoch it resumed after) and the sha256 of each
+# model file it wrote: outside the model folder, neither DVC nor git tracks it. A model restored from the DVC cache
+# has none; the report shows these facts only when the model files still match.
+TRAIN_RUN_LOCAL = "artifacts/train_run.local.json"
 # The columns of PREDICTIONS: the row id, the true value, the predicted value, and one probability column per class.
 PREDICTION_ID = "id"
 PREDICTION_TARGET = "target"

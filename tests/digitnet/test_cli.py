@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from digitnet.cli import EXIT_FAILED, main
+from mlci.files import TRAIN_RUN_LOCAL
+from mlci.serving.bundle import model_files
 
 PARAMS = {"split": {"seed": 1}, "train": {"epochs": 2, "channels": 8, "device": "cpu"}}
 
@@ -48,7 +50,10 @@ def test_split_train_evaluate_write_their_outputs(trained_workdir):
     metrics = json.loads((workdir / "dvclive/evaluate/metrics.json").read_text())
     assert set(metrics) >= {"accuracy", "macro_f1", "per_class", "slices"}
     run = json.loads((workdir / "artifacts/model/train_run.json").read_text())
-    assert run["device"] == "cpu" and run["epochs"] == 2 and run["resumed_from_epoch"] is None
+    assert run == {"device": "cpu", "precision": "fp32", "processes": 1, "epochs": 2}
+    record = json.loads((workdir / TRAIN_RUN_LOCAL).read_text())  # outside the model folder DVC hashes
+    assert record["wall_seconds"] > 0 and record["resumed_from_epoch"] is None
+    assert record["model_files"] == model_files(workdir / "artifacts/model")
     assert (workdir / "dvclive/train/plots/metrics/val/loss.tsv").read_text().startswith("step\t")
     assert not (workdir / "checkpoints/train.pt").exists()
     assert not list(workdir.rglob("*.partial"))

@@ -1,5 +1,5 @@
-"""The train/evaluate commands as separate processes: byte-identical metrics and predictions, resume after SIGKILL,
-SIGTERM."""
+"""The train/evaluate commands as separate processes: byte-identical model folder, metrics and predictions, resume
+after SIGKILL, SIGTERM."""
 
 import os
 import signal
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from digitnet.cli import EXIT_PREEMPTED
+from mlci.files import PREDICTIONS
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +44,11 @@ def split_project(write_project):
 
 
 def _evaluation_files(root: Path) -> dict[str, bytes]:
-    return {name: (root / name).read_bytes() for name in ("dvclive/evaluate/metrics.json", "reports/predictions.csv")}
+    """The model folder's files (a DVC output: the same bytes keep its hash, and dvc.lock, unchanged by a retrain),
+    the test metrics and the predictions."""
+    model = {path.relative_to(root).as_posix(): path.read_bytes() for path in (root / "artifacts/model").iterdir()}
+    assert sorted(model) == ["artifacts/model/model.pt", "artifacts/model/train_run.json"]
+    return {**model, **{name: (root / name).read_bytes() for name in ("dvclive/evaluate/metrics.json", PREDICTIONS)}}
 
 
 def _train_and_evaluate(root: Path) -> dict[str, bytes]:
@@ -76,11 +81,13 @@ def reference_outputs(tmp_path_factory, split_project) -> dict[str, bytes]:
     return _train_and_evaluate(split_project(tmp_path_factory.mktemp("reference")))
 
 
-def test_same_params_and_data_give_byte_identical_metrics_and_predictions(reference_outputs, tmp_path, split_project):
+def test_same_params_and_data_give_a_byte_identical_model_folder_metrics_and_predictions(
+    reference_outputs, tmp_path, split_project
+):
     assert _train_and_evaluate(split_project(tmp_path)) == reference_outputs
 
 
-def test_training_killed_mid_run_resumes_to_the_same_metrics_and_predictions(
+def test_training_killed_mid_run_resumes_to_the_same_model_folder_metrics_and_predictions(
     reference_outputs, tmp_path, split_project
 ):
     root = split_project(tmp_path)

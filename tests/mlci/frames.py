@@ -13,6 +13,8 @@ import pandas as pd
 import yaml
 
 from mlci.contract import DataContract, contract_from_dict
+from mlci.files import TRAIN_RUN, TRAIN_RUN_LOCAL
+from mlci.serving.bundle import model_files
 
 CLASSES = ["cat", "dog", "eel"]
 COLOURS = ["red", "green", "blue"]
@@ -125,7 +127,8 @@ def write_project(
     predictions: pd.DataFrame | None = None,
 ) -> None:
     """A tiny project's committed files and pipeline outputs: dvc.yaml, contract, params, metrics, curves,
-    predictions, validation summary and run record."""
+    predictions, validation summary, a model folder with its training record, and the untracked record of the run
+    that trained it (wall time 1.5 s)."""
     contract = contract or contract_dict()
     (root / "data").mkdir(parents=True, exist_ok=True)
     (root / "data.schema.yaml").write_text(yaml.safe_dump(contract, sort_keys=False), encoding="utf-8")
@@ -146,14 +149,11 @@ def write_project(
         root / "reports/validation.json",
         {"success": True, "rows": 60, "evaluated": 5, "successful": 5, "failed": 0, "failed_expectations": []},
     )
+    model_dir = (root / TRAIN_RUN).parent
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "model.bin").write_bytes(f"weights for {epochs} epochs, accuracy {accuracy}".encode())
+    write_json(root / TRAIN_RUN, {"device": "cpu", "precision": "fp32", "processes": 1, "epochs": epochs})
     write_json(
-        root / "artifacts/model/train_run.json",
-        {
-            "device": "cpu",
-            "precision": "fp32",
-            "processes": 1,
-            "wall_seconds": 1.5,
-            "epochs": epochs,
-            "resumed_from_epoch": None,
-        },
+        root / TRAIN_RUN_LOCAL,
+        {"wall_seconds": 1.5, "resumed_from_epoch": None, "model_files": model_files(model_dir)},
     )

@@ -19,7 +19,7 @@ import pytest
 import mlci.report.collect as collect
 from mlci.cli import main
 from mlci.dvcfiles import PlotSpec
-from mlci.files import COMMENT_DATA_JSON, COMMENT_MD, REPORT_MD
+from mlci.files import COMMENT_DATA_JSON, COMMENT_MD, REPORT_MD, TRAIN_RUN, TRAIN_RUN_LOCAL
 from mlci.report import ReportError, build_report_files, run_url_from_env
 from mlci.report.collect import baseline_change
 from mlci.report.plots import line_panels, render_confusion_matrix
@@ -107,6 +107,23 @@ def test_report_without_a_base_shows_this_branch_only(repo: Path, tmp_path: Path
     text = build_report_files(repo, None, tmp_path / "out").read_text(encoding="utf-8")
     assert "_No base to compare with: this branch's results only._" in text
     assert "Built outside a workflow run." in text and "🟢" not in text
+
+
+def test_the_training_run_shows_the_wall_time_the_run_that_trained_this_model_recorded(repo: Path, tmp_path: Path):
+    text = build_report_files(repo, None, tmp_path / "out").read_text(encoding="utf-8")
+    assert "Trained on `cpu` (fp32, 1 process): 12 epochs in 1.5 s." in text
+
+
+@pytest.mark.parametrize("restored", ["another model's files", "no run record"])
+def test_a_model_without_its_run_record_gets_no_wall_time(repo: Path, tmp_path: Path, restored: str):
+    """As after `dvc checkout` of a model trained elsewhere: the record left in the workspace is not this model's."""
+    if restored == "no run record":
+        (repo / TRAIN_RUN_LOCAL).unlink()
+    else:
+        ((repo / TRAIN_RUN).parent / "model.bin").write_bytes(b"a model DVC restored from its cache")
+    text = build_report_files(repo, None, tmp_path / "out").read_text(encoding="utf-8")
+    assert "Trained on `cpu` (fp32, 1 process): 12 epochs. No wall time for this model here" in text
+    assert "1.5 s" not in text
 
 
 def test_a_changed_class_set_resets_the_baseline(repo: Path, tmp_path: Path):

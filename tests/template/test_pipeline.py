@@ -54,8 +54,15 @@ def project(tmp_path_factory) -> Path:
     return root
 
 
+def _outs(lock_file: Path) -> dict:
+    """Each stage's outputs in a dvc.lock (metrics and plots included): path and hash."""
+    stages = yaml.safe_load(lock_file.read_text())["stages"]
+    return {stage: entry.get("outs", []) for stage, entry in stages.items()}
+
+
 def test_pipeline_reproduces_the_committed_lock_and_metrics(project):
     committed_metrics = (project / "dvclive/evaluate/metrics.json").read_bytes()
+    committed_outs = _outs(project / "dvc.lock")
     assert STAGES == ["validate", "split", "train", "evaluate"]
     # Stage by stage: `dvc repro --force` would also "reproduce" data.dvc, whose folder holds the git-tracked data
     # contract, and DVC refuses that ("output 'data' is already tracked by SCM").
@@ -64,6 +71,9 @@ def test_pipeline_reproduces_the_committed_lock_and_metrics(project):
         assert repro.returncode == 0, repro.stdout + repro.stderr
         assert f"Running stage '{stage}'" in repro.stdout
     assert (project / "dvclive/evaluate/metrics.json").read_bytes() == committed_metrics
+    # Every output hashes as committed, the DVC-cached model folder included: a fresh clone's retrain (its DVC store
+    # holds only the data) leaves dvc.lock unchanged, with nothing of the run's own (wall time) in a tracked output.
+    assert _outs(project / "dvc.lock") == committed_outs
     assert json.loads((project / "reports/validation.json").read_text())["success"] is True
     status = _run(["dvc", "status"], project)
     assert "Data and pipelines are up to date." in status.stdout

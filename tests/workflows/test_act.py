@@ -110,6 +110,7 @@ def test_the_report_job_builds_the_report_file_and_its_summary(good_runs: tuple[
     summary = cold.summary("report")
     assert "## Model report" in summary, summary
     assert "| `accuracy` |" in summary
+    assert re.search(r"\): 12 epochs in \d+\.\d s\.", summary), summary  # the wall time of the run that trained
     report = (only_run_dir(cold) / "pr-report" / "report.md").read_text(encoding="utf-8")
     assert report.startswith("## Model report")
 
@@ -125,6 +126,7 @@ def test_the_artifacts_reach_the_artifact_server_folder(good_runs: tuple[ActRun,
         "pipeline-outputs/reports/validation.json",
         "pipeline-outputs/artifacts/model/model.pt",
         "pipeline-outputs/artifacts/model/train_run.json",
+        "pipeline-outputs/artifacts/train_run.local.json",
         "pr-report/report.md",
         "pr-report/comment.md",
         "pr-report/comment-data.json",
@@ -139,6 +141,7 @@ def test_an_unchanged_pr_restores_the_dvc_cache_and_does_not_retrain(good_runs: 
     assert "Stage 'train' didn't change, skipping" in warm.log
     assert "Running stage 'train'" not in warm.log
     assert "Training skipped: nothing the train stage depends on changed" in warm.summary("reproduce")
+    assert "12 epochs. No wall time for this model here" in warm.summary("report")  # not the cold run's time
 
 
 def test_bad_data_fails_at_validation_and_training_never_starts(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from mlci.contract import DataContract, contract_from_dict, load_contract, read_
 from mlci.drift import DEFAULT_LEVEL, DEFAULT_PERMUTATIONS, DataComparison, compare_datasets, natural_key
 from mlci.dvcfiles import metrics_files
 from mlci.errors import UserFacingError
-from mlci.files import CONTRACT, DATA_DVC, PARAMS, PREDICTIONS, TRAIN_RUN, VALIDATION_SUMMARY
+from mlci.files import CONTRACT, DATA_DVC, PARAMS, PREDICTIONS, TRAIN_RUN, TRAIN_RUN_LOCAL, VALIDATION_SUMMARY
 from mlci.gate import GateResult
 from mlci.metrics_tables import (
     MetricsError,
@@ -31,6 +31,7 @@ from mlci.metrics_tables import (
     read_json,
     residual_metrics,
 )
+from mlci.serving.bundle import MODEL_DIR, model_files
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +176,24 @@ def _workspace_json(path: Path) -> Mapping | None:
         raise ReportError(str(error)) from None
 
 
+def _train_run(root: Path) -> Mapping | None:
+    """The model's training record plus, when this workspace's run record (TRAIN_RUN_LOCAL) names the model files as
+    they are, that run's own facts (wall time, resume point). A model restored from the DVC cache has no such record;
+    a record of another model is left out rather than shown as this one's."""
+    run = _workspace_json(root / TRAIN_RUN)
+    try:
+        local = read_json(root / TRAIN_RUN_LOCAL)
+    except MetricsError as error:  # an untracked note, not an input the report depends on
+        logger.warning("%s: left out of the report", error)
+        return run
+    if not isinstance(run, Mapping) or not isinstance(local, Mapping):
+        return run
+    if local.get("model_files") != model_files(root / MODEL_DIR):
+        logger.info("%s describes another model than %s: its wall time is left out", TRAIN_RUN_LOCAL, MODEL_DIR)
+        return run
+    return {**run, **{key: value for key, value in local.items() if key != "model_files"}}
+
+
 def _base_contract(root: Path, commit: str, base_ref: str) -> DataContract | None:
     text = show_at(root, commit, CONTRACT)
     if text is None:
@@ -256,7 +275,7 @@ def _collect(root: Path, base_ref: str | None, run_url: str | None, level: float
         task=contract.target.task,
         params=_yaml(_read_text(root / PARAMS), PARAMS),
         validation=_workspace_json(root / VALIDATION_SUMMARY),
-        train_run=_workspace_json(root / TRAIN_RUN),
+        train_run=_train_run(root),
         run_url=run_url,
         **_scores(_read_text(root / PREDICTIONS), contract, PREDICTIONS),
     )

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 
 from mlci.drift import DriftResult, decision_rule, natural_key
-from mlci.files import DATA_DVC, PARAMS, PREDICTIONS, TRAIN_RUN, VALIDATION_SUMMARY
+from mlci.files import DATA_DVC, PARAMS, PREDICTIONS, TRAIN_RUN, TRAIN_RUN_LOCAL, VALIDATION_SUMMARY
 from mlci.gate import BREACHED, GATES, PASSED, GateResult
 from mlci.markdown import cell as _cell
 from mlci.markdown import code as _code
@@ -483,9 +483,15 @@ def _run(inputs: ReportInputs) -> list[str]:
         processes = run.get("processes", 1)
         text = (
             f"Trained on {_code(run.get('device'))} ({_cell(run.get('precision'))}, "
-            f"{processes} process{'es' if processes != 1 else ''}): {run.get('epochs')} epochs "
-            f"in {float(run.get('wall_seconds', 0)):.1f} s."
+            f"{processes} process{'es' if processes != 1 else ''}): {run.get('epochs')} epochs"
         )
+        if run.get("wall_seconds") is not None:
+            text += f" in {float(run['wall_seconds']):.1f} s."
+        else:  # only the run that trained the model knows it; a model from the DVC cache comes without
+            text += (
+                f". No wall time for this model here: the run that trains it writes `{TRAIN_RUN_LOCAL}`, a model "
+                "restored from the DVC cache has none."
+            )
         if run.get("resumed_from_epoch") is not None:
             text += f" Resumed from a checkpoint after epoch {run['resumed_from_epoch']}."
         lines.append(text)
