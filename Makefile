@@ -113,11 +113,12 @@ schema: $(INSTALLED) ## Draft data.schema.yaml from CSV (TARGET=column, optional
 metrics: $(INSTALLED) ## Print the metrics as a table (dvc metrics diff main: what a branch changed)
 	@$(BIN)/mlci metrics $(METRICS_ARGS)
 
-# The tests run on every core (pytest-xdist); a module stays on one worker (tests/conftest.py groups them), so its
-# fixtures run once. PYTEST_WORKERS=0 runs them in this one process (for a debugger, or -x to stop at the first).
+# The tests run on every core (pytest-xdist); a module stays on one worker (--dist loadfile), so its fixtures run
+# once, and the slowest modules start first (tests/conftest.py). PYTEST_WORKERS=0 runs them in this one process
+# (for a debugger, or -x to stop at the first failure).
 # pytest exits 5 when a selection (PYTEST_ARGS="-m ...") collects nothing: say so, do not fail.
 PYTEST_WORKERS ?= auto
-PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: data ## Run the tests with the coverage gate, on every core (PYTEST_WORKERS=0: in one process)
 	$(BIN)/pytest $(PYTEST_PARALLEL) --cov=digitnet --cov=mlci --cov-report=term-missing --cov-report=xml \
 		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; echo "no tests collected"; }

@@ -28,7 +28,7 @@ if str(REPO_ROOT / "tests") not in sys.path:
 
 
 # Modules that take minutes (`pytest --durations`), slowest first. `make test` runs the tests on every core
-# (pytest-xdist, `--dist loadgroup`: a module stays on one worker, so its module-scoped fixtures run once); starting
+# (pytest-xdist, `--dist loadfile`: a module stays on one worker, so its module-scoped fixtures run once); starting
 # these first lets the workers finish together instead of one of them beginning a long module last.
 SLOW_MODULES_FIRST = (
     "workflows/test_act.py",
@@ -49,11 +49,7 @@ def _module(item: pytest.Item) -> str:
     return Path(str(item.path)).relative_to(REPO_ROOT / "tests").as_posix()
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_module(item)))
     rank = {module: position for position, module in enumerate(SLOW_MODULES_FIRST)}
     items.sort(key=lambda item: rank.get(_module(item), len(rank)))  # stable: the rest keep their order
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none is available here")
