@@ -302,9 +302,13 @@ def test_cml_lockfile_pins_every_package_with_an_integrity_hash() -> None:
     assert unpinned == []
 
 
-def test_base_images_the_image_workflow_builds_on_are_pinned_by_digest() -> None:
+def test_base_images_the_image_workflow_builds_on_are_pinned_by_digest_where_dependabot_updates_them() -> None:
     workflow = yaml.safe_load((GITHUB_DIR / "workflows" / "image.yml").read_text(encoding="utf-8"))
-    bases = [entry["base-image"] for entry in workflow["jobs"]["publish"]["strategy"]["matrix"]["include"]]
-    assert len(bases) == 2
-    for base in bases:
-        assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", base), base
+    files = [entry["base-file"] for entry in workflow["jobs"]["publish"]["strategy"]["matrix"]["include"]]
+    assert files == [".github/base-images/cpu/Dockerfile", ".github/base-images/cuda/Dockerfile"]
+    for name in files:
+        froms = re.findall(r"^FROM\s+(\S+)", (GITHUB_DIR.parent / name).read_text(encoding="utf-8"), re.MULTILINE)
+        assert len(froms) == 1 and re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", froms[0]), (name, froms)
+    dependabot = yaml.safe_load((GITHUB_DIR / "dependabot.yml").read_text(encoding="utf-8"))
+    (docker,) = [entry for entry in dependabot["updates"] if entry["package-ecosystem"] == "docker"]
+    assert sorted(docker["directories"]) == ["/", "/.github/base-images/cpu", "/.github/base-images/cuda"]
