@@ -126,6 +126,17 @@ def test_a_model_without_its_run_record_gets_no_wall_time(repo: Path, tmp_path: 
     assert "1.5 s" not in text
 
 
+def test_an_unreadable_run_record_is_named_in_a_warning_and_the_report_still_builds(repo: Path, tmp_path: Path, caplog):
+    (repo / TRAIN_RUN_LOCAL).write_text("{truncated", encoding="utf-8")
+    text = build_report_files(repo, None, tmp_path / "out").read_text(encoding="utf-8")
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == [
+        f"{repo / TRAIN_RUN_LOCAL} is not valid JSON (Expecting property name enclosed in double quotes at line 1): "
+        "left out of the report"
+    ]
+    assert "Trained on `cpu` (fp32, 1 process): 12 epochs. No wall time for this model here" in text
+
+
 def test_a_changed_class_set_resets_the_baseline(repo: Path, tmp_path: Path):
     contract = contract_dict(classes=["cat", "dog", "eel", "fox"])
     write_project(repo, accuracy=0.95, epochs=12, contract=contract)
