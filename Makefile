@@ -35,6 +35,11 @@ export DVC_NO_ANALYTICS := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
 INSTALLED := $(VENV)/.installed
+# A missing venv: uv makes it in half a second (pip seeded into it, for the pip path and `pip download`); without
+# uv, Python's venv module does (ensurepip: about 5 s).
+NEW_VENV = test -x $(BIN)/python || { uv="$$(command -v uv || true)"; \
+	if [ -n "$$uv" ] && [ "$(INSTALLER)" = uv ] && "$$uv" venv --quiet --seed --python $(PYTHON) $(VENV); then :; \
+	else $(PYTHON) -m venv $(VENV); fi; }
 
 .PHONY: help install data repro FORCE validate metrics test test-fast lint format clean lock benchmark
 
@@ -42,7 +47,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml requirements.txt $(TORCH_LOCK) requirements/uv.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(NEW_VENV)
 	@set -- $(if $(filter cpu,$(TORCH_VARIANT)),$(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))); \
 	installer=$(INSTALLER); \
 	if [ "$$installer" = uv ]; then \
@@ -216,7 +221,7 @@ SELF_TEST_DIR ?= reports/self-test
 CPU_TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 .PHONY: self-test self-test-upgrade
 self-test-upgrade: ## Upgrade $(VENV) to the newest versions the ranges allow (torch: the CPU build)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(NEW_VENV)
 	@uv="$$(command -v uv || echo $(BIN)/uv)"; test -x "$$uv" || { echo "uv not found: run make install" >&2; exit 2; }; \
 	echo "+ uv pip install --upgrade -e .[dev] (PyPI and $(CPU_TORCH_INDEX))"; \
 	"$$uv" pip install --quiet --python $(BIN)/python --upgrade --index-strategy unsafe-best-match \
