@@ -505,7 +505,11 @@ def test_make_report_says_the_baseline_was_reset(swap):
 
 
 def test_the_pull_request_workflow_passes_under_act(swap, tmp_path):
-    quick_code_job = {"PYTEST_ADDOPTS": "-m 'not slow' tests/digitnet/test_behaviour.py", "COV_FAIL_UNDER": "0"}
+    quick_code_job = {
+        "PYTEST_ADDOPTS": "-m 'not slow' tests/digitnet/test_behaviour.py",
+        "COV_FAIL_UNDER": "0",
+        "PYTEST_WORKERS": "0",
+    }
     started = time.perf_counter()
     run = run_act(ActSettings(swap.project, tmp_path / "act-work", venv=swap.venv, env=quick_code_job))
     swap.seconds["act (pull_request)"] = round(time.perf_counter() - started, 1)

@@ -3,8 +3,9 @@
 Each run works on a copy of the repository in tmp_path (what a checkout of the PR would hold), on this machine
 (`-P ubuntu-latest=-self-hosted`) with the prebuilt venv, or, in act's container mode, in containers of the runner
 image (tests/workflows/act/runner-image: the project's image plus node) through podman's Docker API. The code job
-runs `make lint` and `make test` as on GitHub but on one small test module (PYTEST_ADDOPTS, coverage gate off): the
-suite itself is what runs this test, and the point here is the wiring between jobs, not the tests twice over.
+runs `make lint` and `make test` as on GitHub but on one small test module in one process (PYTEST_ADDOPTS,
+PYTEST_WORKERS=0, coverage gate off): the suite itself is what runs this test, and the point here is the wiring between
+jobs, not the tests twice over.
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ pytestmark = [
     pytest.mark.skipif(bool(os.environ.get("ACT")), reason="already inside an act run: no act within act"),
 ]
 
-QUICK_CODE_JOB = {"PYTEST_ADDOPTS": "-m 'not slow' tests/digitnet/test_config.py", "COV_FAIL_UNDER": "0"}
+QUICK_CODE_JOB = {
+    "PYTEST_ADDOPTS": "-m 'not slow' tests/digitnet/test_config.py",
+    "COV_FAIL_UNDER": "0",
+    "PYTEST_WORKERS": "0",
+}
 BIN = Path(sys.executable).parent
 JOBS = ("lint and test", "validate data", "dvc repro", "quality gate", "report")
 
@@ -147,7 +152,8 @@ def test_an_unchanged_pr_restores_the_dvc_cache_and_does_not_retrain(good_runs: 
 def test_bad_data_fails_at_validation_and_training_never_starts(tmp_path: Path) -> None:
     repo = copy_working_tree(tmp_path / "repo")
     commit_bad_data(repo)
-    run = act(repo, tmp_path / "act-work", keep_cache=False)
+    # `--job pipeline`: the data job and the pipeline job that needs it (the code job has nothing to do with data).
+    run = run_act(ActSettings(repo, tmp_path / "act-work", extra_args=["--job", "pipeline"]), keep_cache=False)
     assert run.returncode != 0
     results = run.job_results()
     assert [result for name, result in results.items() if name.endswith("/validate data")] == ["failed"], results
