@@ -1,6 +1,10 @@
-"""A new user swaps in their own data and model, following README's "Make it yours" literally, and the template
-keeps working: `make lint`, `make test`, `make repro`, `make report` and the pull-request workflow under act pass,
-and a bad row in the new data fails validation naming its column.
+"""A new user renames the package and swaps in their own data and model, following README's "Make it yours"
+literally, and the template keeps working: `make lint`, `make test`, `make repro`, `make report` and the pull-request
+workflow under act pass, and a bad row in the new data fails validation naming its column.
+
+The rename comes first, as template-init.yml makes it on a repository's first push (`make rename`), so the copy's
+`make lint` and `make test` are also those of a renamed package (tests/template/test_new_user.py checks the rename
+itself and `make repro` with the reference project renamed).
 
 The data is a generated table, nothing like the digits: floats of different scales, integers, a category, string
 class labels and a few nulls in one column. The user edits only the files README names (HAND_EDITED, printed and
@@ -38,6 +42,7 @@ pytestmark = [
     pytest.mark.skipif(bool(os.environ.get("ACT")), reason="already inside an act run: no act within act"),
 ]
 
+PACKAGE = "acme_loans"  # the package after `make rename`
 DATA_FILE = "data/loans.csv"
 TARGET = "risk"
 CLASSES = ("high", "low", "mid")
@@ -47,10 +52,10 @@ MAX_HAND_EDITED = 6
 HAND_EDITED = (
     "data.schema.yaml",
     "gates.yaml",
-    "src/digitnet/evaluate.py",
-    "src/digitnet/model.py",
-    "src/digitnet/preprocess.py",
-    "tests/digitnet/test_behaviour.py",
+    f"src/{PACKAGE}/evaluate.py",
+    f"src/{PACKAGE}/model.py",
+    f"src/{PACKAGE}/preprocess.py",
+    f"tests/{PACKAGE}/test_behaviour.py",
 )
 # Written by commands the README names, not by hand.
 COMMAND_OUTPUTS = re.compile(r"^(gx/|dvc-store/|dvclive/|reports/)|^(data\.dvc|dvc\.lock)$")
@@ -90,6 +95,7 @@ def loans(rows: int = 600, seed: int = 0) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------- the user's replacements
+# Written against the reference package's name; `in_package` puts the renamed package's name in.
 PREPROCESS = '''\
 """YOURS: tabular preprocessing, fitted on the training split and saved with the model.
 
@@ -397,9 +403,14 @@ class Swap:
         return done
 
     def edit(self, relative: str, text: str) -> None:
-        """A hand edit: write the file and show it."""
+        """A hand edit: write the file (its imports of the package under the renamed name) and show it."""
+        text = in_package(text)
         (self.project / relative).write_text(text, encoding="utf-8")
         print(f"\n[swap] ---- hand-edited {relative} ----\n{text}", flush=True)
+
+
+def in_package(text: str) -> str:
+    return re.sub(r"\bdigitnet\b", PACKAGE, text)
 
 
 def _replace_slices(evaluate_py: str) -> str:
@@ -410,12 +421,11 @@ def _replace_slices(evaluate_py: str) -> str:
 
 @pytest.fixture(scope="module")
 def swap(tmp_path_factory) -> Swap:
-    """The template copied as "Use this template" makes it, set up (`make data`), then swapped on a branch following
-    README's "Make it yours" step by step, and committed."""
+    """The template copied as "Use this template" makes it, renamed on `main` (template-init's first-push rename),
+    set up (`make data`), then swapped on a branch following README's "Make it yours" step by step, and committed."""
     root = tmp_path_factory.mktemp("swap")
     project = copy_project(root / "loans")
     venv = venv_on_top_of_this_one(root / "venv")
-    install_project(venv, project)
     env = {
         key: value
         for key, value in os.environ.items()
@@ -424,6 +434,9 @@ def swap(tmp_path_factory) -> Swap:
     env.update(VENV=str(venv), CI="true", PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
     swap = Swap(project, venv, env)
     git = "git -c user.name='New User' -c user.email=new.user@example.com"
+    swap.must("make rename", ["make", "rename", f"NAME={PACKAGE}"])
+    swap.must("git commit (rename)", f"{git} add -A && {git} commit -q -m 'Rename the package to {PACKAGE}'")
+    install_project(venv, project)
     swap.must("make data (set-up)", ["make", "data"])
     swap.must("git switch -c my-data", f"{git} switch -q -c my-data")
 
@@ -438,15 +451,15 @@ def swap(tmp_path_factory) -> Swap:
     swap.must("dvc add data && dvc push", "dvc add -q data && dvc push -q")
 
     # README: the model, its preprocessing, the slices, the quality gates and the tests that assert digit facts.
-    swap.edit("src/digitnet/preprocess.py", PREPROCESS)
-    swap.edit("src/digitnet/model.py", MODEL)
-    swap.edit("src/digitnet/evaluate.py", _replace_slices((project / "src/digitnet/evaluate.py").read_text()))
+    swap.edit(f"src/{PACKAGE}/preprocess.py", PREPROCESS)
+    swap.edit(f"src/{PACKAGE}/model.py", MODEL)
+    swap.edit(f"src/{PACKAGE}/evaluate.py", _replace_slices((project / f"src/{PACKAGE}/evaluate.py").read_text()))
     gates = (project / "gates.yaml").read_text()
     for old, new in GATES.items():
         assert old in gates, f"gates.yaml has no {old!r}"
         gates = gates.replace(old, new)
     swap.edit("gates.yaml", gates)
-    swap.edit("tests/digitnet/test_behaviour.py", USER_TESTS)
+    swap.edit(f"tests/{PACKAGE}/test_behaviour.py", USER_TESTS)
 
     swap.must("make repro", ["make", "repro"])
     swap.must("git add -A && git commit", f"{git} add -A && {git} commit -q -m 'My data and model'")
@@ -494,6 +507,7 @@ def test_make_test_passes_with_the_coverage_gate(swap):
     done = swap.run("make test", ["make", "test", "PYTEST_ARGS=-p no:cacheprovider"])
     print(done.stdout[-2500:])
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    assert f"--cov={PACKAGE}" in done.stdout  # the Makefile measures the renamed package
     assert "Required test coverage of" in done.stdout and "reached" in done.stdout
 
 
@@ -506,7 +520,7 @@ def test_make_report_says_the_baseline_was_reset(swap):
 
 def test_the_pull_request_workflow_passes_under_act(swap, tmp_path):
     quick_code_job = {
-        "PYTEST_ADDOPTS": "-m 'not slow' tests/digitnet/test_behaviour.py",
+        "PYTEST_ADDOPTS": f"-m 'not slow' tests/{PACKAGE}/test_behaviour.py",
         "COV_FAIL_UNDER": "0",
         "PYTEST_WORKERS": "0",
     }
