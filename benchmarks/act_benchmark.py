@@ -28,13 +28,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "workflows" / "act"))
 
-from act_harness import ActRun, ActSettings, copy_working_tree, run_act  # noqa: E402
+from act_harness import ActRun, ActSettings, copy_working_tree, quick_code_job, run_act  # noqa: E402
 
-QUICK_CODE_JOB = {
-    "PYTEST_ADDOPTS": "-m 'not slow' tests/digitnet/test_config.py",
-    "COV_FAIL_UNDER": "0",
-    "PYTEST_WORKERS": "0",
-}
+QUICK_CODE_JOB = quick_code_job("tests/digitnet/test_config.py")
 WARM_TARGET_SECONDS = {"prebuilt": 60.0, "github": 90.0}
 WARM_TARGET_RATIO = 0.3
 MODES = {

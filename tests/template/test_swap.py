@@ -35,7 +35,7 @@ from project_copy import copy_project, install_project, venv_on_top_of_this_one
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "workflows" / "act"))
-from act_harness import ActSettings, run_act  # noqa: E402
+from act_harness import ActSettings, quick_code_job, run_act  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -519,13 +519,9 @@ def test_make_report_says_the_baseline_was_reset(swap):
 
 
 def test_the_pull_request_workflow_passes_under_act(swap, tmp_path):
-    quick_code_job = {
-        "PYTEST_ADDOPTS": f"-m 'not slow' tests/{PACKAGE}/test_behaviour.py",
-        "COV_FAIL_UNDER": "0",
-        "PYTEST_WORKERS": "0",
-    }
+    code_job = quick_code_job(f"tests/{PACKAGE}/test_behaviour.py")
     started = time.perf_counter()
-    run = run_act(ActSettings(swap.project, tmp_path / "act-work", venv=swap.venv, env=quick_code_job))
+    run = run_act(ActSettings(swap.project, tmp_path / "act-work", venv=swap.venv, env=code_job))
     swap.seconds["act (pull_request)"] = round(time.perf_counter() - started, 1)
     tail = "\n".join(run.log.splitlines()[-80:])
     assert run.returncode == 0, tail

@@ -18,18 +18,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from act_harness import ACT_DIR, ActRun, ActSettings, copy_working_tree, run_act
+from act_harness import ACT_DIR, ActRun, ActSettings, copy_working_tree, quick_code_job, run_act
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(bool(os.environ.get("ACT")), reason="already inside an act run: no act within act"),
 ]
 
-QUICK_CODE_JOB = {
-    "PYTEST_ADDOPTS": "-m 'not slow' tests/digitnet/test_config.py",
-    "COV_FAIL_UNDER": "0",
-    "PYTEST_WORKERS": "0",
-}
+QUICK_CODE_JOB = quick_code_job("tests/digitnet/test_config.py")
 BIN = Path(sys.executable).parent
 JOBS = ("lint and test", "validate data", "dvc repro", "quality gate", "report")
 

@@ -154,6 +154,12 @@ def act_executable() -> str:
     return found
 
 
+def quick_code_job(test_module: str) -> dict[str, str]:
+    """Job env for a code job that runs `make lint` and `make test` as on GitHub, but on one test module (not its
+    slow tests) in one process, with the coverage gate off: for runs that check the wiring between jobs."""
+    return {"PYTEST_ADDOPTS": f"-m 'not slow' {test_module}", "COV_FAIL_UNDER": "0", "PYTEST_WORKERS": "0"}
+
+
 def copy_working_tree(destination: Path, committed_only: bool = False) -> Path:
     """The working tree as git sees it (tracked and new files, not ignored ones), or only the last commit, in a
     fresh one-commit repository on the branch the event payloads name: what act runs the workflows on."""
