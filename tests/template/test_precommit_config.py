@@ -45,6 +45,12 @@ def test_hook_dependencies_are_pinned_to_the_requirements_versions():
     assert mismatches == []
 
 
+def test_every_hook_shares_one_environment_so_a_first_run_installs_once():
+    # pre-commit builds one environment per distinct (language, additional_dependencies): one list, one install.
+    environments = {(hook["language"], tuple(hook.get("additional_dependencies", []))) for hook in _hooks()}
+    assert len(environments) == 1, sorted(environments)
+
+
 def test_the_hooks_the_issue_asks_for_are_all_there():
     ids = {hook["id"] for hook in _hooks()}
     wanted = {
