@@ -29,12 +29,15 @@ if str(REPO_ROOT / "tests") not in sys.path:
 
 # Modules that take minutes (`pytest --durations`), slowest first. `make test` runs the tests on every core
 # (pytest-xdist, `--dist loadfile`: a module stays on one worker, so its module-scoped fixtures run once); starting
-# these first lets the workers finish together instead of one of them beginning a long module last.
+# these first lets the workers finish together instead of one of them beginning a long module last. The container-mode
+# act module leads: it builds the project's image (once per session, see `project_image`) before the image modules
+# need it, so no worker waits on that build.
 SLOW_MODULES_FIRST = (
-    "workflows/test_act.py",
+    "workflows/test_act_container.py",
     "template/test_swap.py",
-    "template/test_new_user.py",
     "docker/test_image.py",
+    "workflows/test_act.py",
+    "template/test_new_user.py",
     "workflows/test_release_act.py",
     "workflows/test_quality_act.py",
     "workflows/test_monitor_act.py",

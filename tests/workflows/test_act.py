@@ -1,9 +1,8 @@
 """The pull-request workflow under act, end to end, offline (tests/workflows/act/act_harness.py runs it).
 
 Each run works on a copy of the repository in tmp_path (what a checkout of the PR would hold), on this machine
-(`-P ubuntu-latest=-self-hosted`) with the prebuilt venv, or, in act's container mode, in containers of the runner
-image (tests/workflows/act/runner-image: the project's image plus node) through podman's Docker API. The code job
-runs `make lint` and `make test` as on GitHub but on one small test module in one process (PYTEST_ADDOPTS,
+(`-P ubuntu-latest=-self-hosted`) with the prebuilt venv; test_act_container.py runs it in act's container mode. The
+code job runs `make lint` and `make test` as on GitHub but on one small test module in one process (PYTEST_ADDOPTS,
 PYTEST_WORKERS=0, coverage gate off): the suite itself is what runs this test, and the point here is the wiring between
 jobs, not the tests twice over.
 """
@@ -18,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from act_harness import ACT_DIR, ActRun, ActSettings, copy_working_tree, quick_code_job, run_act
+from act_harness import PR_JOBS, ActRun, ActSettings, copy_working_tree, quick_code_job, run_act
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,19 +26,6 @@ pytestmark = [
 
 QUICK_CODE_JOB = quick_code_job("tests/digitnet/test_config.py")
 BIN = Path(sys.executable).parent
-JOBS = ("lint and test", "validate data", "dvc repro", "quality gate", "report")
-
-RUNNER_IMAGE = "localhost/digitnet:act-pytest"
-BUILD_RUNNER_IMAGE = ACT_DIR / "runner-image" / "build.sh"
-# This machine reaches PyPI through a TLS-intercepting proxy whose CA is only in the host's bundle, and pre-commit
-# builds its hook environments from PyPI inside the job container. Elsewhere the mount changes nothing.
-HOST_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-MISSING_FOR_CONTAINERS = [name for name in ("podman", "mmdebstrap") if shutil.which(name) is None]
-needs_containers = pytest.mark.skipif(
-    bool(MISSING_FOR_CONTAINERS),
-    reason=f"{', '.join(MISSING_FOR_CONTAINERS)} not installed: apt-get install podman buildah runc mmdebstrap "
-    "uidmap (.ci/run installs them, so CI runs this test)",
-)
 
 
 def git(repo: Path, *args: str) -> None:
@@ -66,15 +52,6 @@ def act(repo: Path, work_dir: Path, keep_cache: bool = True) -> ActRun:
     return run_act(ActSettings(repo, work_dir, env=QUICK_CODE_JOB), keep_cache=keep_cache)
 
 
-def log_tail(run: ActRun) -> str:
-    return "\n".join(run.log.splitlines()[-60:])
-
-
-def only_run_dir(run: ActRun) -> Path:
-    (run_dir,) = [path for path in run.artifacts.iterdir() if path.is_dir()]
-    return run_dir
-
-
 @pytest.fixture(scope="module")
 def good_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ActRun, ActRun]:
     """The PR workflow twice on an unchanged copy: cold (empty DVC cache), then warm."""
@@ -89,10 +66,10 @@ def good_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ActRun, ActRun]
 
 def test_every_job_of_the_pr_workflow_succeeds(good_runs: tuple[ActRun, ActRun]) -> None:
     cold, _ = good_runs
-    assert cold.returncode == 0, log_tail(cold)
+    assert cold.returncode == 0, cold.tail()
     results = cold.job_results()
-    assert sorted(results.values()) == ["succeeded"] * len(JOBS), results
-    for job in JOBS:
+    assert sorted(results.values()) == ["succeeded"] * len(PR_JOBS), results
+    for job in PR_JOBS:
         assert any(name.endswith(f"/{job}") for name in results), f"job {job!r} missing from {results}"
 
 
@@ -112,13 +89,13 @@ def test_the_report_job_builds_the_report_file_and_its_summary(good_runs: tuple[
     assert "## Model report" in summary, summary
     assert "| `accuracy` |" in summary
     assert re.search(r"\): 12 epochs in \d+\.\d s\.", summary), summary  # the wall time of the run that trained
-    report = (only_run_dir(cold) / "pr-report" / "report.md").read_text(encoding="utf-8")
+    report = (cold.only_run_dir() / "pr-report" / "report.md").read_text(encoding="utf-8")
     assert report.startswith("## Model report")
 
 
 def test_the_artifacts_reach_the_artifact_server_folder(good_runs: tuple[ActRun, ActRun]) -> None:
     cold, _ = good_runs
-    run_dir = only_run_dir(cold)
+    run_dir = cold.only_run_dir()
     for artifact in (
         "data-validation/validation.json",
         "data-docs/index.html",
@@ -138,7 +115,7 @@ def test_the_artifacts_reach_the_artifact_server_folder(good_runs: tuple[ActRun,
 def test_an_unchanged_pr_restores_the_dvc_cache_and_does_not_retrain(good_runs: tuple[ActRun, ActRun]) -> None:
     cold, warm = good_runs
     assert "Running stage 'train'" in cold.log
-    assert warm.returncode == 0, log_tail(warm)
+    assert warm.returncode == 0, warm.tail()
     assert "Stage 'train' didn't change, skipping" in warm.log
     assert "Running stage 'train'" not in warm.log
     assert "Training skipped: nothing the train stage depends on changed" in warm.summary("reproduce")
@@ -159,44 +136,4 @@ def test_bad_data_fails_at_validation_and_training_never_starts(tmp_path: Path) 
     assert "**1 of " in summary
     assert re.search(r"\| expect_column_values_to_be_in_set \| label \|.*42", summary), summary
     assert "title=expect_column_values_to_be_in_set (label)" in run.log
-    assert (only_run_dir(run) / "data-validation" / "validation.json").is_file()
-
-
-@pytest.fixture(scope="module")
-def container_run(project_image, tmp_path_factory: pytest.TempPathFactory) -> ActRun:
-    """The PR workflow once in act's container mode, every job in a container of the runner image."""
-    built = subprocess.run(
-        [str(BUILD_RUNNER_IMAGE), RUNNER_IMAGE, project_image.tag], capture_output=True, text=True, check=False
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    settings = ActSettings(
-        copy_working_tree(tmp_path_factory.mktemp("repo")),
-        tmp_path_factory.mktemp("act-container-work"),
-        platform=RUNNER_IMAGE,
-        env={**QUICK_CODE_JOB, "PIP_CERT": HOST_CA_BUNDLE},
-        container_options=[f"-v {HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"],
-    )
-    return run_act(settings, keep_cache=False)
-
-
-@needs_containers
-def test_in_container_mode_every_job_runs_in_the_runner_image_and_succeeds(container_run: ActRun) -> None:
-    assert container_run.returncode == 0, log_tail(container_run)
-    results = container_run.job_results()
-    assert sorted(results.values()) == ["succeeded"] * len(JOBS), results
-    started = re.findall(r"^\[([^\]]+)\] 🚀  Start image=(\S+)$", container_run.log, re.MULTILINE)
-    assert sorted(job.rsplit("/", 1)[1] for job, image in started if image == RUNNER_IMAGE) == sorted(JOBS)
-
-
-@needs_containers
-def test_in_container_mode_the_pipeline_trains_and_its_outputs_reach_the_host(container_run: ActRun) -> None:
-    pipeline = container_run.summary("reproduce")
-    assert "Trained on `cpu` in this run." in pipeline, pipeline
-    assert re.search(r"^\| accuracy \| 0\.9\d+ \|$", pipeline, re.MULTILINE), pipeline
-    run_dir = only_run_dir(container_run)
-    for artifact in (
-        "pipeline-outputs/artifacts/model/model.pt",
-        "data-validation/validation.json",
-        "pr-report/report.md",
-    ):
-        assert (run_dir / artifact).is_file(), f"{artifact} not in {run_dir}"
+    assert (run.only_run_dir() / "data-validation" / "validation.json").is_file()

@@ -55,6 +55,10 @@ JOB_RESULT = re.compile(r"^\[(?P<job>[^\]]+)\] \S+\s+Job (?P<result>succeeded|fa
 LEAKY_ENV = re.compile(r"^(GITHUB_|GH_|ACTIONS_|RUNNER_|INPUT_)|^(ACT|CI|MAKEFLAGS|MAKELEVEL|MFLAGS)$")
 
 
+# The pull-request workflow's (ci.yml's) jobs, by name.
+PR_JOBS = ("lint and test", "validate data", "dvc repro", "quality gate", "report")
+
+
 class MissingStandIn(RuntimeError):
     """A workflow or action uses a remote action that has no stand-in folder."""
 
@@ -243,6 +247,15 @@ class ActRun:
         """Everything the steps of `job` (its job id, e.g. `reproduce`) wrote to the job summary, in order."""
         parts = sorted((self.work_dir / "summaries").glob(f"{job}-*.md"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
         return "".join(path.read_text(encoding="utf-8") for path in parts)
+
+    def only_run_dir(self) -> Path:
+        """The artifacts folder of the one workflow run this act run made."""
+        (run_dir,) = [path for path in self.artifacts.iterdir() if path.is_dir()]
+        return run_dir
+
+    def tail(self, lines: int = 60) -> str:
+        """The end of the log, for an assertion's message."""
+        return "\n".join(self.log.splitlines()[-lines:])
 
 
 def prepare_work_dir(work_dir: Path, keep_cache: bool = True, shared: bool = False) -> None:
