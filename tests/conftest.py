@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
 from filelock import FileLock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +21,11 @@ IMAGE_BUILD_SCRIPT = REPO_ROOT / "tests" / "docker" / "build_image.sh"
 PODMAN_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# `make test` runs a pytest-xdist worker per core, and torch in each (and in every process a test starts) keeps a thread
+# per core: OpenMP's default spin-waiting then burns the core another worker needs (a contended test run took 25%
+# longer). PASSIVE lets idle threads sleep; the thread count, and so every result bit, stays the same. It must be set
+# before torch loads OpenMP: torch is imported below, in the hooks, not at the top.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Test modules import the shared helpers at this level (project_copy) by name.
 if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
@@ -53,6 +57,8 @@ def _module(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch  # here, after OMP_WAIT_POLICY is set (see the top)
+
     rank = {module: position for position, module in enumerate(SLOW_MODULES_FIRST)}
     items.sort(key=lambda item: rank.get(_module(item), len(rank)))  # stable: the rest keep their order
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none is available here")

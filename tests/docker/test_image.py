@@ -38,6 +38,7 @@ def _run_in_image(project: Path, image, script: str) -> subprocess.CompletedProc
         "-v", f"{project}:/workspace:U",  # :U hands the copy to the image's user, as a runner's uid matches it
         "-v", f"{image.wheels}:/wheels:ro",
         "-e", "PIP_NO_INDEX=1", "-e", "PIP_FIND_LINKS=/wheels", "-e", "CI=true",
+        "-e", "OMP_WAIT_POLICY",  # tests/conftest.py's, passed on: torch's idle threads sleep
         image.tag, "bash", "-c", script,
     ]  # fmt: skip
     return subprocess.run(command, env=_podman_env(), capture_output=True, text=True, timeout=20 * 60, check=False)

@@ -49,7 +49,11 @@ def container_run(project_image, tmp_path_factory: pytest.TempPathFactory) -> Ac
         copy_working_tree(tmp_path_factory.mktemp("repo")),
         tmp_path_factory.mktemp("act-container-work"),
         platform=RUNNER_IMAGE,
-        env={**quick_code_job("tests/digitnet/test_config.py"), "PIP_CERT": HOST_CA_BUNDLE},
+        env={
+            **quick_code_job("tests/digitnet/test_config.py"),
+            "PIP_CERT": HOST_CA_BUNDLE,
+            "OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"],  # tests/conftest.py's: torch's idle threads sleep
+        },
         container_options=[f"-v {HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro"],
     )
     return run_act(settings, keep_cache=False)
