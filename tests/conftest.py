@@ -22,9 +22,9 @@ PODMAN_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # `make test` runs a pytest-xdist worker per core, and torch in each (and in every process a test starts) keeps a thread
-# per core: OpenMP's default spin-waiting then burns the core another worker needs (a contended test run took 25%
-# longer). PASSIVE lets idle threads sleep; the thread count, and so every result bit, stays the same. It must be set
-# before torch loads OpenMP: torch is imported below, in the hooks, not at the top.
+# per core: OpenMP's default spin-waiting then burns the core another worker needs (tests against two busy loops
+# took 15-35% longer). PASSIVE lets idle threads sleep; the thread count, and so every result bit, stays the same.
+# It must be set before torch loads OpenMP: torch is imported below, in the hooks, not at the top.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Test modules import the shared helpers at this level (project_copy) by name.
 if str(REPO_ROOT / "tests") not in sys.path:

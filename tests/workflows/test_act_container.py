@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -33,7 +34,7 @@ pytestmark = [
 ]
 
 
-def locked_outs(lock_file, stage: str) -> list[dict]:
+def locked_outs(lock_file: Path, stage: str) -> list[dict]:
     """What dvc.lock records of a stage's outputs: their paths and hashes."""
     return yaml.safe_load(lock_file.read_text(encoding="utf-8"))["stages"][stage]["outs"]
 
