@@ -524,7 +524,7 @@ def test_the_pull_request_workflow_passes_under_act(swap, tmp_path):
     started = time.perf_counter()
     run = run_act(ActSettings(swap.project, tmp_path / "act-work", venv=swap.venv, env=code_job))
     swap.seconds["act (pull_request)"] = round(time.perf_counter() - started, 1)
-    tail = "\n".join(run.log.splitlines()[-80:])
+    tail = run.tail(80)
     assert run.returncode == 0, tail
     results = run.job_results()
     assert sorted(results.values()) == ["succeeded"] * len(PR_JOBS), results

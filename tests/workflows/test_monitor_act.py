@@ -40,10 +40,6 @@ class Step:
     gh_calls: list[str]
 
 
-def log_tail(run: ActRun) -> str:
-    return "\n".join(run.log.splitlines()[-60:])
-
-
 class Scenario:
     """Runs one workflow several times on one repository copy, against one stand-in issue store."""
 
@@ -107,8 +103,8 @@ def monitor_steps(tmp_path_factory: pytest.TempPathFactory) -> list[Step]:
 
 def test_a_drifted_sample_fails_the_check_and_opens_one_issue_with_the_drift_table(monitor_steps):
     step = monitor_steps[0]
-    assert job_result(step, "/validate and drift-test the recent data") == "failed", log_tail(step.run)
-    assert job_result(step, "/open, update or close the monitor's issue") == "succeeded", log_tail(step.run)
+    assert job_result(step, "/validate and drift-test the recent data") == "failed", step.run.tail()
+    assert job_result(step, "/open, update or close the monitor's issue") == "succeeded", step.run.tail()
     (issue,) = step.issues
     assert (issue["number"], issue["state"], issue["title"]) == (
         1,
@@ -125,7 +121,7 @@ def test_a_drifted_sample_fails_the_check_and_opens_one_issue_with_the_drift_tab
 
 def test_a_later_failing_run_updates_the_same_issue_never_a_second(monitor_steps):
     step = monitor_steps[1]
-    assert job_result(step, "/validate and drift-test the recent data") == "failed", log_tail(step.run)
+    assert job_result(step, "/validate and drift-test the recent data") == "failed", step.run.tail()
     (issue,) = step.issues  # still one issue
     assert (issue["number"], issue["state"]) == (1, "open")
     assert issue["title"].startswith("Data monitor: validation failed")
@@ -136,7 +132,7 @@ def test_a_later_failing_run_updates_the_same_issue_never_a_second(monitor_steps
 
 def test_a_clean_run_succeeds_and_closes_the_issue_with_a_comment(monitor_steps):
     step = monitor_steps[2]
-    assert step.run.returncode == 0, log_tail(step.run)
+    assert step.run.returncode == 0, step.run.tail()
     assert job_result(step, "/validate and drift-test the recent data") == "succeeded"
     (issue,) = step.issues
     assert (issue["state"], issue["state_reason"]) == ("closed", "completed")
@@ -158,8 +154,8 @@ def self_test_steps(tmp_path_factory: pytest.TempPathFactory) -> list[Step]:
 
 def test_a_failing_self_test_opens_an_issue_naming_the_first_failure(self_test_steps):
     step = self_test_steps[0]
-    assert job_result(step, "/newest dependencies") == "failed", log_tail(step.run)
-    assert job_result(step, "/open, update or close the self-test's issue") == "succeeded", log_tail(step.run)
+    assert job_result(step, "/newest dependencies") == "failed", step.run.tail()
+    assert job_result(step, "/open, update or close the self-test's issue") == "succeeded", step.run.tail()
     (issue,) = step.issues
     assert issue["state"] == "open"
     assert issue["title"] == "Self-test: the newest dependency versions fail at the fast tests"
@@ -172,7 +168,7 @@ def test_a_failing_self_test_opens_an_issue_naming_the_first_failure(self_test_s
 
 def test_a_passing_self_test_closes_its_issue(self_test_steps):
     step = self_test_steps[1]
-    assert step.run.returncode == 0, log_tail(step.run)
+    assert step.run.returncode == 0, step.run.tail()
     (issue,) = step.issues
     assert (issue["state"], issue["state_reason"]) == ("closed", "completed")
     assert "## Self-test: ✅" in step.run.summary("test")

@@ -75,10 +75,6 @@ def act_quality(repo: Path, work: Path, labels: list[str] = ()) -> ActRun:
     return run_act(ActSettings(repo, work, extra_args=extra))
 
 
-def log_tail(run: ActRun) -> str:
-    return "\n".join(run.log.splitlines()[-80:])
-
-
 def gate_result(run: ActRun) -> str | None:
     results = [result for job, result in run.job_results().items() if job.endswith("/quality gate")]
     return results[0] if results else None
@@ -129,7 +125,7 @@ def overridden(degraded, work: Path) -> ActRun:
 
 def test_a_degraded_model_fails_the_quality_check_with_the_breached_gates_in_the_summary(degraded) -> None:
     _, run = degraded
-    assert run.returncode != 0, log_tail(run)
+    assert run.returncode != 0, run.tail(80)
     assert gate_result(run) == "failed", run.job_results()
     summary = run.summary("gate")
     assert summary.startswith("## Quality gate: ❌ failed: "), summary
@@ -144,7 +140,7 @@ def test_a_degraded_model_fails_the_quality_check_with_the_breached_gates_in_the
 
 
 def test_a_noise_level_change_passes_and_is_within_noise(noise: ActRun) -> None:
-    assert noise.returncode == 0, log_tail(noise)
+    assert noise.returncode == 0, noise.tail(80)
     assert gate_result(noise) == "succeeded", noise.job_results()
     summary = noise.summary("gate")
     assert summary.startswith("## Quality gate: ✅ passed"), summary
@@ -152,7 +148,7 @@ def test_a_noise_level_change_passes_and_is_within_noise(noise: ActRun) -> None:
 
 
 def test_the_override_label_passes_a_breach_with_a_warning(overridden: ActRun) -> None:
-    assert overridden.returncode == 0, log_tail(overridden)
+    assert overridden.returncode == 0, overridden.tail(80)
     assert gate_result(overridden) == "succeeded", overridden.job_results()
     summary = overridden.summary("gate")
     assert summary.startswith("## Quality gate: ⚠️ breached, accepted: "), summary

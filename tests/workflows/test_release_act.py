@@ -119,7 +119,7 @@ class Step:
         return found[0] if found else None
 
     def tail(self) -> str:
-        return "\n".join(self.run.log.splitlines()[-80:])
+        return self.run.tail(80)
 
 
 class Scenario:
