@@ -237,6 +237,59 @@ def cmd_smoke_test(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_template_files(args: argparse.Namespace) -> int:
+    from mlci.template.manifest import load_manifest, tracked_files
+
+    for path in load_manifest(args.root).template_files(tracked_files(args.root)):
+        print(path)
+    return 0
+
+
+def cmd_template_check(args: argparse.Namespace) -> int:
+    from mlci.template.check import fence_problems
+
+    problems = fence_problems(args.root)
+    for problem in problems:
+        logger.error("%s", problem)
+    if problems:
+        logger.error("template.toml: %d problem(s) with the fence between your files and the template's", len(problems))
+        return EXIT_FAILED
+    logger.info("template.toml: every tracked file is on one side; no template file names the project")
+    return 0
+
+
+def cmd_template_update(args: argparse.Namespace) -> int:
+    from mlci.template.update import NEEDS_REVIEW, render_report, update_template
+
+    result = update_template(args.root, args.source, args.ref)
+    report = render_report(result)
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(report, encoding="utf-8")
+    for path, outcome in sorted(result.outcomes.items()):
+        level = logging.WARNING if outcome in NEEDS_REVIEW else logging.INFO
+        logger.log(level, "%-12s %s", outcome, path)
+    if result.outcomes:
+        logger.info(
+            "template %s -> %s: %d files (report: %s)",
+            result.old_version,
+            result.new_version,
+            len(result.outcomes),
+            args.report,
+        )
+    else:
+        logger.info("template %s: this copy is current, nothing changed", result.new_version)
+    return 0
+
+
+def cmd_template_test_scope(args: argparse.Namespace) -> int:
+    from mlci.template.scope import decide_scope
+
+    scope = decide_scope(args.root, args.base)
+    logger.info("test scope: %s (%s)", scope.scope, scope.reason)
+    print(scope.scope)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlci", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -361,6 +414,27 @@ def build_parser() -> argparse.ArgumentParser:
     smoke.add_argument("--contract", **contract)
     smoke.add_argument("--batch", type=int, default=64)
     smoke.set_defaults(run=cmd_smoke_test)
+    template = commands.add_parser("template", help="the fence (template.toml): which files are the template's")
+    template_commands = template.add_subparsers(dest="template_command", required=True, metavar="TEMPLATE_COMMAND")
+    root = {"type": Path, "default": Path("."), "help": "repository root (default: %(default)s)"}
+    files = template_commands.add_parser("files", help="print the template-owned tracked files, one a line")
+    files.add_argument("--root", **root)
+    files.set_defaults(run=cmd_template_files)
+    check = template_commands.add_parser(
+        "check", help="fail on a tracked file on neither side, or a template file naming the project"
+    )
+    check.add_argument("--root", **root)
+    check.set_defaults(run=cmd_template_check)
+    update = template_commands.add_parser("update", help="bring a template release's files into this copy")
+    update.add_argument("--source", default=None, help="the template's git URL or path (default: template.toml's)")
+    update.add_argument("--ref", default=None, help="the release tag (default: the newest v* tag)")
+    update.add_argument("--report", type=Path, default=Path("build/template-update.md"), help="where the report goes")
+    update.add_argument("--root", **root)
+    update.set_defaults(run=cmd_template_update)
+    scope = template_commands.add_parser("test-scope", help="print `full` or `project`: the tests `make test` runs")
+    scope.add_argument("--base", default="main", help="the ref changes are measured from (default: %(default)s)")
+    scope.add_argument("--root", **root)
+    scope.set_defaults(run=cmd_template_test_scope)
     return parser
 
 
