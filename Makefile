@@ -6,6 +6,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
+# The project's names, read from pyproject.toml (a file of yours: the Makefile never spells them out), with sed since
+# the system python3 may lack tomllib: PACKAGE is [tool.mlci] package, else the [project] name with `_` for `-` and
+# `.`; IMAGE_NAME is the package in kebab case (container images).
+PROJECT_NAME := $(shell sed -n '/^\[project\]/,/^\[/s/^name *= *"\([^"]*\)".*/\1/p' pyproject.toml)
+PACKAGE := $(or $(shell sed -n '/^\[tool\.mlci\]/,/^\[/s/^package *= *"\([^"]*\)".*/\1/p' pyproject.toml),$(shell \
+	echo '$(PROJECT_NAME)' | tr '[:upper:]' '[:lower:]' | sed -E 's/[-.]+/_/g'))
+IMAGE_NAME := $(subst _,-,$(PACKAGE))
 VENV ?= .venv
 BIN := $(VENV)/bin
 # The locked set: requirements.txt (every package but torch, hash-pinned for every platform) plus one torch lock per
@@ -124,15 +131,24 @@ metrics: $(INSTALLED) ## Print the metrics as a table (dvc metrics diff main: wh
 # pytest exits 5 when a selection (PYTEST_ARGS="-m ...") collects nothing: say so, do not fail.
 PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+# A copy tests its own code: `mlci template test-scope` says `project` (its tests/<package>/ and the machinery's
+# smoke, tests/mlci/test_smoke.py; coverage of the package) unless a template file or a lock changed since BASE_REF,
+# or BASE_REF is not here, or MLCI_TEST_SCOPE=full: then `full`, every test (the template's plumbing too with
+# MLCI_TEMPLATE_TESTS=1) and coverage of the machinery as well. MLCI_TEST_SCOPE=project|full decides it by hand.
+TEST_SCOPE = $(BIN)/mlci template test-scope --base "$(BASE_REF)"
+SCOPED_TESTS = if [ "$$($(TEST_SCOPE))" = full ]; then set -- --cov=mlci; else set -- tests/$(PACKAGE) tests/mlci/test_smoke.py; fi
 test: data ## Run the tests with the coverage gate, on every core (PYTEST_WORKERS=0: in one process)
-	$(BIN)/pytest $(PYTEST_PARALLEL) --cov=digitnet --cov=mlci --cov-report=term-missing --cov-report=xml \
+	@$(SCOPED_TESTS); echo "+ pytest $$* --cov=$(PACKAGE)"; \
+	$(BIN)/pytest $(PYTEST_PARALLEL) "$$@" --cov=$(PACKAGE) --cov-report=term-missing --cov-report=xml \
 		--cov-fail-under=$(COV_FAIL_UNDER) $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || exit $$rc; echo "no tests collected"; }
 
-test-fast: data ## Run the tests not marked slow (no coverage gate), on every core
-	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
+test-fast: data ## Run the tests not marked slow (no coverage gate), on every core; the same scope as `make test`
+	@$(SCOPED_TESTS); set -- "$$@" -m "not slow"; [ "$$1" != --cov=mlci ] || shift; echo "+ pytest $$*"; \
+	$(BIN)/pytest $(PYTEST_PARALLEL) "$$@" $(PYTEST_ARGS)
 
-lint: $(INSTALLED) ## Run every pre-commit hook on every file
+lint: $(INSTALLED) ## Run every pre-commit hook on every file, and check the fence (template.toml)
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+	$(BIN)/mlci template check
 
 format: $(INSTALLED) ## Format the code (isort, black)
 	$(BIN)/isort src tests scripts benchmarks
@@ -148,7 +164,9 @@ report: data ## Build the PR report (report/report.md + PNGs) against BASE_REF (
 benchmark: $(INSTALLED) ## Print pipeline, training and validation timings
 	$(BIN)/python benchmarks/run_benchmarks.py
 
-# The locks resolve for every platform (--universal) and Python >= LOCK_PYTHON and keep their pins unless UPGRADE=1.
+# requirements.txt is the one lock of both inputs: yours (pyproject.toml's dependencies and dev extra) and the
+# template's (requirements/template.in). The locks resolve for every platform (--universal) and Python >= LOCK_PYTHON
+# and keep their pins unless UPGRADE=1.
 # The CPU build of torch is looked up in the wheelhouse when one is configured, else on download.pytorch.org; the
 # cuda lock is PyPI's torch with its CUDA libraries (the packages requirements.txt already pins are left out of it).
 LOCK_PYTHON ?= 3.11
@@ -157,7 +175,7 @@ LOCK_FLAGS = --quiet --universal --python-version $(LOCK_PYTHON) --generate-hash
 	$(if $(UPGRADE),--upgrade)
 lock: ## Re-resolve the hashed locks (requirements.txt, requirements/*.txt) with uv; UPGRADE=1 takes newer releases
 	@uv="$$(command -v uv || echo $(BIN)/uv)"; test -x "$$uv" || { echo "uv not found: run make install" >&2; exit 2; }; \
-	"$$uv" pip compile $(LOCK_FLAGS) pyproject.toml --extra dev -c requirements/torch-cpu.in \
+	"$$uv" pip compile $(LOCK_FLAGS) pyproject.toml --extra dev requirements/template.in -c requirements/torch-cpu.in \
 		--find-links $(TORCH_CPU_LINKS) --no-emit-package torch -o requirements.txt; \
 	pinned="$$(sed -n 's/^\([A-Za-z0-9][A-Za-z0-9._-]*\)==.*/--no-emit-package \1/p' requirements.txt)"; \
 	"$$uv" pip compile $(LOCK_FLAGS) requirements/torch-cpu.in -c requirements.txt $$pinned \
@@ -174,15 +192,15 @@ clean: ## Remove build outputs, caches and pipeline outputs (not .venv, not the 
 # (Docker, or podman where no Docker runs): `make act-image` builds one, $(ACT_IMAGE). ACT_ARGS passes harness options.
 ACT_PLATFORM ?= -self-hosted
 ACT_ARGS ?=
-ACT_IMAGE ?= localhost/digitnet:act
+ACT_IMAGE ?= localhost/$(IMAGE_NAME):act
 .PHONY: act act-image
 act: $(INSTALLED) ## Run the pull-request workflow locally with act (offline stand-ins; nothing is posted)
 	$(BIN)/python tests/workflows/act/act_harness.py --platform=$(ACT_PLATFORM) --venv $(abspath $(VENV)) $(ACT_ARGS)
 
-act-image: image ## Build the image for `make act ACT_PLATFORM=localhost/digitnet:act` (the project's image plus node)
+act-image: image ## Build ACT_IMAGE, the project's image plus node, for `make act ACT_PLATFORM=<that image>`
 	tests/workflows/act/runner-image/build.sh $(ACT_IMAGE) $(IMAGE)
 
-IMAGE ?= digitnet:local
+IMAGE ?= $(IMAGE_NAME):local
 .PHONY: image
 image: ## Build the container image (docker build; where no Docker engine runs: podman, offline)
 	@if command -v docker >/dev/null && docker info >/dev/null 2>&1; then \
@@ -195,6 +213,22 @@ image: ## Build the container image (docker build; where no Docker engine runs: 
 rename: ## Rename the package everywhere: make rename NAME=my_project
 	@test -n "$(NAME)" || { echo "usage: make rename NAME=my_project" >&2; exit 2; }
 	$(PYTHON) scripts/rename_package.py "$(NAME)" --venv "$(VENV)"
+
+# Template releases: every template-owned file (template.toml) replaced with release REF's of TEMPLATE (defaults: the
+# manifest's source and its newest v* tag); a file you changed keeps your change (merged, or beside it as <file>.rej)
+# and is named in the report. Then what is derived is rebuilt: the lock when the template's requirements changed, the
+# environment, the GX suite. Nothing is committed: review `git diff` and the report, then commit.
+TEMPLATE ?=
+REF ?=
+TEMPLATE_REPORT ?= build/template-update.md
+LOCK_INPUTS := requirements/template.in requirements/uv.in
+.PHONY: update-template
+update-template: $(INSTALLED) ## Update the template's files from a release: make update-template [TEMPLATE=url-or-path] [REF=v1.2.0]
+	$(BIN)/mlci template update $(if $(TEMPLATE),--source "$(TEMPLATE)") $(if $(REF),--ref "$(REF)") --report $(TEMPLATE_REPORT)
+	@if ! git diff --quiet HEAD -- $(LOCK_INPUTS); then echo "the template's requirements changed: make lock"; \
+		$(MAKE) --no-print-directory lock; fi
+	@$(MAKE) --no-print-directory install suite
+	@echo "updated: review \`git diff\` and $(TEMPLATE_REPORT), run \`make test\`, then commit"
 
 # -- The scheduled jobs (.github/workflows/monitor.yml and self-test.yml; docs/monitoring.md) -------------------------
 # The drift monitor's recent sample: empty compares the training data with itself (a fresh copy runs green). YOURS:
@@ -213,9 +247,9 @@ monitor: recent-data ## Validate the recent sample and test it for drift vs the 
 	@set -- --out "$(MONITOR_DIR)"; if [ -n "$$RECENT_DATA" ]; then set -- "$$@" --recent "$$RECENT_DATA"; fi; \
 	echo "+ mlci monitor $$*"; $(BIN)/mlci monitor "$$@"
 
-# The self-test: the newest releases pyproject.toml's ranges allow (the locks ignored), torch still the CPU build
-# from the PyTorch CPU index. `make self-test` builds them in its own venv, so the locked .venv stays as it is; it runs
-# the pipeline in this checkout (dvc.lock may change: `git checkout dvc.lock` afterwards).
+# The self-test: the newest releases the ranges allow (pyproject.toml's and requirements/template.in's; the locks
+# ignored), torch still the CPU build from the PyTorch CPU index. `make self-test` builds them in its own venv, so the
+# locked .venv stays as it is; it runs the pipeline in this checkout (dvc.lock may change: `git checkout dvc.lock`).
 SELF_TEST_VENV ?= .venv-newest
 SELF_TEST_DIR ?= reports/self-test
 CPU_TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
@@ -223,9 +257,9 @@ CPU_TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 self-test-upgrade: ## Upgrade $(VENV) to the newest versions the ranges allow (torch: the CPU build)
 	@$(NEW_VENV)
 	@uv="$$(command -v uv || echo $(BIN)/uv)"; test -x "$$uv" || { echo "uv not found: run make install" >&2; exit 2; }; \
-	echo "+ uv pip install --upgrade -e .[dev] (PyPI and $(CPU_TORCH_INDEX))"; \
+	echo "+ uv pip install --upgrade -e .[dev] -r requirements/template.in (PyPI and $(CPU_TORCH_INDEX))"; \
 	"$$uv" pip install --quiet --python $(BIN)/python --upgrade --index-strategy unsafe-best-match \
-		--extra-index-url $(CPU_TORCH_INDEX) -e '.[dev]'; \
+		--extra-index-url $(CPU_TORCH_INDEX) -e '.[dev]' -r requirements/template.in; \
 	mkdir -p $(SELF_TEST_DIR); "$$uv" pip freeze --python $(BIN)/python > $(SELF_TEST_DIR)/freeze.txt
 	$(BIN)/python -c "import sys, torch; sys.exit(torch.version.cuda and 'torch ' + torch.__version__ + ' is a CUDA build')"
 	@touch $(INSTALLED) # this is the environment now: a later make must not reinstall the locked set into it
@@ -256,7 +290,7 @@ serve: $(INSTALLED) ## Serve the trained model: GET /health, /metadata; POST /pr
 VERSION ?= $(shell git describe --tags --always --dirty --match 'v*' 2>/dev/null)
 RELEASE_DIR ?= build/release
 BUNDLE_DIR ?= build/serve
-SERVE_IMAGE ?= digitnet-serve:$(VERSION)
+SERVE_IMAGE ?= $(IMAGE_NAME)-serve:$(VERSION)
 .PHONY: release-model release-assets serve-image smoke-test deploy
 release-model: data ## Restore (dvc pull) or reproduce this commit's model; stop unless its metrics equal the committed
 	$(BIN)/dvc pull --quiet || echo "notice: the DVC remote lacks some outputs: reproducing them, then checking the metrics"
@@ -282,10 +316,18 @@ smoke-test: $(INSTALLED) ## Start SERVE_IMAGE on 127.0.0.1:PORT; check it answer
 	@cid="$$(docker run -d -p 127.0.0.1:$(PORT):8000 $(SERVE_IMAGE))"; trap 'docker rm -f "$$cid" >/dev/null' EXIT; \
 	$(BIN)/mlci smoke-test --url http://127.0.0.1:$(PORT) || { docker logs "$$cid" 2>&1 | tail -40; exit 1; }
 
-# The deploy hook: deploy.yml runs it after moving the image's ENV tag (IMAGE_REF: the image by digest). YOURS: put
-# your platform's command here, e.g. `kubectl set image deployment/model model=$(IMAGE_REF)` or `gcloud run deploy`.
+# The deploy hook: deploy.yml runs it after moving the image's ENV tag (IMAGE_REF: the image by digest). Your
+# platform's command is in scripts/deploy.sh, a file of yours; it gets ENV, VERSION and IMAGE_REF in its environment
+# (exported, so their values never pass through a shell's parsing).
 ENV ?=
 IMAGE_REF ?= $(SERVE_IMAGE)
-deploy: ## Deploy VERSION to ENV with your platform's command (the hook deploy.yml runs): make deploy ENV=staging VERSION=v1.2.0
-	@test -n "$(ENV)" -a -n "$(VERSION)" || { echo "usage: make deploy ENV=staging VERSION=v1.2.0" >&2; exit 2; }
-	@echo "deploy hook: $(VERSION) ($(IMAGE_REF)) -> $(ENV): no platform command yet (edit the deploy target in the Makefile)"
+deploy: export ENV := $(ENV)
+deploy: export VERSION := $(VERSION)
+deploy: export IMAGE_REF := $(IMAGE_REF)
+deploy: ## Deploy VERSION to ENV with your platform's command in scripts/deploy.sh: make deploy ENV=staging VERSION=v1.2.0
+	@test -n "$$ENV" -a -n "$$VERSION" || { echo "usage: make deploy ENV=staging VERSION=v1.2.0" >&2; exit 2; }
+	@test -f scripts/deploy.sh || { echo "error: scripts/deploy.sh not found: the deploy hook runs it; put your" \
+		"platform's command there (docs/release.md)" >&2; exit 2; }
+	@test -x scripts/deploy.sh || { echo "error: scripts/deploy.sh is not executable:" \
+		"chmod +x scripts/deploy.sh && git add --chmod=+x scripts/deploy.sh" >&2; exit 2; }
+	scripts/deploy.sh
