@@ -45,6 +45,7 @@ SLOW_MODULES_FIRST = (
     "workflows/test_release_act.py",
     "workflows/test_quality_act.py",
     "workflows/test_monitor_act.py",
+    "workflows/test_template_sync_act.py",
     "template/test_failure_states.py",
     "template/test_pipeline.py",
     "docker/test_serving_image.py",
