@@ -228,7 +228,8 @@ def self_test_body(
             "",
             "What to do: reproduce with `make self-test` (a separate environment, .venv-newest), then either fix the "
             "code for the new release and refresh the locks (`make lock UPGRADE=1`), or exclude the release with an "
-            "upper bound in pyproject.toml. This issue closes itself when the self-test passes again.",
+            "upper bound in pyproject.toml (your libraries; the template's are in requirements/template.in). This "
+            "issue closes itself when the self-test passes again.",
         ]
     if run_url:
         lines += ["", f"Run: {run_url}"]
