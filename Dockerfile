@@ -4,8 +4,8 @@
 # runner mounts it) and run the same `make` targets or commands as on a laptop:
 #   docker run --rm -v "$PWD:/workspace" ghcr.io/OWNER/REPO:latest make -o /opt/venv/.installed test
 #
-# CPU (default):  docker build -t digitnet .
-# CUDA:           docker build -t digitnet:cuda \
+# CPU (default):  docker build -t my-project .
+# CUDA:           docker build -t my-project:cuda \
 #                   --build-arg BASE_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 --build-arg TORCH_VARIANT=cuda .
 #                 (run with `--gpus all`; requirements/torch-cuda.txt is PyPI's torch with its CUDA libraries: its
 #                 driver needs are on https://pytorch.org/get-started. A cuXXX TORCH_INDEX_URL also selects it.)
@@ -95,5 +95,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 # Numeric, so that Kubernetes' runAsNonRoot can verify it.
 USER ${APP_UID}
 WORKDIR /workspace
-RUN digitnet --help >/dev/null
-CMD ["digitnet", "--help"]
+# The machinery's CLI runs, and the project's package is installed: its predictor (pyproject.toml's `mlci.predictor`
+# entry point, which the server loads) imports.
+RUN mlci --help >/dev/null && python -c "import mlci.serve; mlci.serve.load_factory()"
+CMD ["mlci", "--help"]

@@ -29,8 +29,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "workflows" / "act"))
 
 from act_harness import ActRun, ActSettings, copy_working_tree, quick_code_job, run_act  # noqa: E402
+from project_copy import PROJECT  # noqa: E402 (act_harness puts tests/ on the path)
 
-QUICK_CODE_JOB = quick_code_job("tests/digitnet/test_config.py")
+QUICK_CODE_JOB = quick_code_job(f"tests/{PROJECT.package}/test_config.py")
 WARM_TARGET_SECONDS = {"prebuilt": 60.0, "github": 90.0}
 WARM_TARGET_RATIO = 0.3
 MODES = {

@@ -1,7 +1,7 @@
 """Shared fixtures: the project's image built once per session, the GPU marker's skip, and the template marker: the
 template's own plumbing tests (act, image, rename, template-init, Makefile and DVC wiring) run only with
 MLCI_TEMPLATE_TESTS=1, as the template's CI sets it. The reference project's fixtures (its data, split and tiny
-configs) are in tests/digitnet/conftest.py."""
+configs) are in the project's own tests/<package>/conftest.py."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 if str(REPO_ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "tests"))
 
+from project_copy import PROJECT  # noqa: E402
 
 # Modules that take minutes (`pytest --durations`), slowest first. `make test` runs the tests on every core
 # (pytest-xdist, `--dist loadfile`: a module stays on one worker, so its module-scoped fixtures run once); starting
@@ -49,7 +50,7 @@ SLOW_MODULES_FIRST = (
     "template/test_failure_states.py",
     "template/test_pipeline.py",
     "docker/test_serving_image.py",
-    "digitnet/test_cli_runs.py",
+    f"{PROJECT.package}/test_cli_runs.py",
 )
 
 
@@ -87,7 +88,7 @@ class ProjectImage:
 def project_image(tmp_path_factory: pytest.TempPathFactory) -> ProjectImage:
     """The project's image, built with podman offline (tests/docker/build_image.sh); modules that use it skip
     where podman or mmdebstrap is missing."""
-    tag = "localhost/digitnet:pytest"
+    tag = f"localhost/{PROJECT.image}:pytest"
     # Under xdist every worker has this fixture: the first builds, the others wait on the lock and reuse the image.
     shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else None
     if shared is None:

@@ -14,7 +14,11 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from mlci.template.manifest import project_names
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The project's names (package, CLI, image), read from pyproject.toml: the template's tests never spell them out.
+PROJECT = project_names(REPO_ROOT)
 IDENTITY = ["-c", "user.name=project copy", "-c", "user.email=copy@example.invalid", "-c", "commit.gpgsign=false"]
 
 

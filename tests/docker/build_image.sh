@@ -7,15 +7,19 @@
 #     project's pip from its cache with the locked set (hash-checked), the CPU build of torch and uv: nothing is
 #     downloaded inside the build.
 # The Dockerfile is the same one GitHub builds.
-# Usage: tests/docker/build_image.sh [IMAGE_TAG]        (default localhost/digitnet:test)
+# Usage: tests/docker/build_image.sh [IMAGE_TAG]        (default localhost/<project>:test)
 # Needs: podman, mmdebstrap (apt-get install podman buildah runc mmdebstrap uidmap), the project's venv ($VENV).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "$0")/../.." && pwd)"
-tag="${1:-localhost/digitnet:test}"
+# The project's image name: pyproject.toml's [project] name in kebab case, as the Makefile reads it.
+project="$(sed -n '/^\[project\]/,/^\[/s/^name *= *"\([^"]*\)".*/\1/p' "$repo_root/pyproject.toml" |
+    tr '[:upper:]' '[:lower:]' | sed -E 's/[-._]+/-/g')"
+[ -n "$project" ] || { echo "error: no [project] name in $repo_root/pyproject.toml" >&2; exit 2; }
+tag="${1:-localhost/$project:test}"
 venv="${VENV:-$repo_root/.venv}"
-base_tag="${BASE_TAG:-localhost/digitnet-base:bookworm}"
-cache_dir="${IMAGE_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/digitnet-image}"
+base_tag="${BASE_TAG:-localhost/$project-base:bookworm}"
+cache_dir="${IMAGE_BUILD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/$project-image}"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo_root/tests/docker/containers.conf}"
 
 for tool in podman mmdebstrap; do

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from container_tools import needs_podman
-from project_copy import copy_project
+from project_copy import PROJECT, copy_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
 # The project's own tests (code, data, model) not marked slow; the CI-tooling tests (workflows, docker, template)
 # check this repository's machinery, not the image.
-FAST_SUBSET = "tests/digitnet tests/mlci"
+FAST_SUBSET = f"tests/{PROJECT.package} tests/mlci"
 
 pytestmark = [
     pytest.mark.slow,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from container_tools import needs_podman
-from project_copy import copy_project
+from project_copy import PROJECT, copy_project
 
 from mlci.contract import load_contract
 from mlci.files import CONTRACT, PREDICTION_ID, PREDICTION_VALUE, PREDICTIONS, PROBA_PREFIX
@@ -25,7 +25,7 @@ from mlci.files import CONTRACT, PREDICTION_ID, PREDICTION_VALUE, PREDICTIONS, P
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTAINERS_CONF = REPO_ROOT / "tests" / "docker" / "containers.conf"
 BIN = Path(sys.executable).parent
-SERVE_TAG = "localhost/digitnet-serve:pytest"
+SERVE_TAG = f"localhost/{PROJECT.image}-serve:pytest"
 BATCH = 64
 pytestmark = [
     pytest.mark.slow,

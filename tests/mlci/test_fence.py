@@ -4,7 +4,10 @@ import ast
 import re
 from pathlib import Path
 
-MACHINERY = Path(__file__).resolve().parents[2] / "src" / "mlci"
+from mlci.template.manifest import project_names
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MACHINERY = REPO_ROOT / "src" / "mlci"
 
 
 def test_the_machinery_never_mentions_digits():
@@ -26,4 +29,4 @@ def test_the_machinery_imports_only_itself_and_third_party_packages():
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
     assert "mlci" in imported  # the walk saw the package's own imports
-    assert "digitnet" not in imported
+    assert project_names(REPO_ROOT).package not in imported

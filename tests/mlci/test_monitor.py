@@ -275,7 +275,7 @@ LOCK = """\
 #    make lock
 great-expectations==1.24.1 \\
     --hash=sha256:aaaa
-    # via digitnet (pyproject.toml)
+    # via my-project (pyproject.toml)
 numpy==2.4.6 ; python_full_version >= '3.11' \\
     --hash=sha256:bbbb
 pyyaml==6.0.2 \\

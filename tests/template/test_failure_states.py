@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from project_copy import copy_project
+from project_copy import PROJECT, copy_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DVC_YAML = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
@@ -161,7 +161,7 @@ def test_a_failing_stage_keeps_the_committed_metrics_plots_and_predictions(works
     )  # a typo
     done = _run(["dvc", "repro", "--single-item", stage], workspace)
     assert done.returncode == 255, done.stdout + done.stderr
-    assert f"ERROR digitnet: params.yaml: {stage}.batch_sise: unknown key" in done.stderr
+    assert f"ERROR {PROJECT.package}: params.yaml: {stage}.batch_sise: unknown key" in done.stderr
     assert f"ERROR: failed to reproduce '{stage}'" in done.stderr
     kept = {path: content for out in _committed_outputs(stage) for path, content in _files(workspace, out).items()}
     assert kept == committed

@@ -14,10 +14,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from project_copy import copy_project, install_project, venv_on_top_of_this_one
+from project_copy import PROJECT, copy_project, install_project, venv_on_top_of_this_one
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-OLD_NAME = "digitnet"
+OLD_NAME = PROJECT.package
 NEW_NAME = "acme_digits"
 
 pytestmark = pytest.mark.slow

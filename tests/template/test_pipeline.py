@@ -14,14 +14,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from project_copy import copy_project
+from project_copy import PROJECT, copy_project
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DVC_YAML = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())
 STAGES = list(DVC_YAML["stages"])
 # The reference project's stages: each depends on the whole project package and the pinned environment.
 PROJECT_STAGES = {"split", "train", "evaluate"}
-PROJECT_PACKAGE = "src/digitnet"
+PROJECT_PACKAGE = f"src/{PROJECT.package}"
 
 
 def _paths(entries: list) -> list[str]:
@@ -37,7 +37,7 @@ ENVIRONMENT_DEPS = [
 pytestmark = pytest.mark.slow
 
 
-# dvc and the stages' `digitnet` come from the environment running the tests, activated or not.
+# dvc and the stages' CLI (the project's package) come from the environment running the tests, activated or not.
 ENV = {**os.environ, "CI": "true", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 
 
@@ -188,7 +188,9 @@ def _changed_deps(entry: list) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "relative", ["cli.py", "config.py", "distributed.py", "a_new_module.py"], ids=lambda name: f"src/digitnet/{name}"
+    "relative",
+    ["cli.py", "config.py", "distributed.py", "a_new_module.py"],
+    ids=lambda name: f"{PROJECT_PACKAGE}/{name}",
 )
 def test_editing_any_file_of_the_project_package_marks_its_stages_changed(locked, relative):
     changed = _changed_stages_after_editing(locked, f"{PROJECT_PACKAGE}/{relative}")

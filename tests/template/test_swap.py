@@ -94,7 +94,7 @@ def loans(rows: int = 600, seed: int = 0) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------- the user's replacements
-# Written against the reference package's name; `in_package` puts the renamed package's name in.
+# Written with `{package}` for the package's name; `in_package` puts the renamed package's name in.
 PREPROCESS = '''\
 """YOURS: tabular preprocessing, fitted on the training split and saved with the model.
 
@@ -215,9 +215,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from digitnet.config import TrainConfig
-from digitnet.errors import UserFacingError
-from digitnet.preprocess import Preprocessor
+from {package}.config import TrainConfig
+from {package}.errors import UserFacingError
+from {package}.preprocess import Preprocessor
 
 
 @dataclass(frozen=True)
@@ -321,11 +321,11 @@ a minimum accuracy overall and in every region."""
 import pytest
 import torch
 
-from digitnet.config import TrainConfig
-from digitnet.evaluate import SLICES, evaluate
-from digitnet.model import SavedModel
-from digitnet.preprocess import to_tensors
-from digitnet.train import train
+from {package}.config import TrainConfig
+from {package}.evaluate import SLICES, evaluate
+from {package}.model import SavedModel
+from {package}.preprocess import to_tensors
+from {package}.train import train
 
 MIN_ACCURACY = 0.7
 MIN_SLICE_ACCURACY = 0.5
@@ -409,7 +409,7 @@ class Swap:
 
 
 def in_package(text: str) -> str:
-    return re.sub(r"\bdigitnet\b", PACKAGE, text)
+    return text.replace("{package}", PACKAGE)
 
 
 def _replace_slices(evaluate_py: str) -> str:

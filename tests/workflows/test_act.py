@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 from act_harness import PR_JOBS, ActRun, ActSettings, copy_working_tree, quick_code_job, run_act
+from project_copy import PROJECT
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(bool(os.environ.get("ACT")), reason="already inside an act run: no act within act"),
 ]
 
-QUICK_CODE_JOB = quick_code_job("tests/digitnet/test_config.py")
+QUICK_CODE_JOB = quick_code_job(f"tests/{PROJECT.package}/test_config.py")
 BIN = Path(sys.executable).parent
 
 

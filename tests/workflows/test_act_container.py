@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 from act_harness import ACT_DIR, PR_JOBS, REPO_ROOT, ActRun, ActSettings, copy_working_tree, quick_code_job, run_act
+from project_copy import PROJECT
 
-RUNNER_IMAGE = "localhost/digitnet:act-pytest"
+RUNNER_IMAGE = f"localhost/{PROJECT.image}:act-pytest"
 BUILD_RUNNER_IMAGE = ACT_DIR / "runner-image" / "build.sh"
 # This machine reaches PyPI through a TLS-intercepting proxy whose CA is only in the host's bundle, and pre-commit
 # builds its hook environment from PyPI inside the job container. Elsewhere the mount changes nothing.
@@ -51,7 +52,7 @@ def container_run(project_image, tmp_path_factory: pytest.TempPathFactory) -> Ac
         tmp_path_factory.mktemp("act-container-work"),
         platform=RUNNER_IMAGE,
         env={
-            **quick_code_job("tests/digitnet/test_config.py"),
+            **quick_code_job(f"tests/{PROJECT.package}/test_config.py"),
             "PIP_CERT": HOST_CA_BUNDLE,
             "OMP_WAIT_POLICY": os.environ["OMP_WAIT_POLICY"],  # tests/conftest.py's: torch's idle threads sleep
         },

@@ -60,11 +60,11 @@ def calls(tmp_path: Path) -> list[str]:
 
 
 def test_first_report_creates_a_comment_with_the_watermark(tmp_path: Path):
-    result = post(tmp_path, [{"id": 1, "user": {"login": "someone"}, "body": "LGTM"}], "## digitnet report\n")
+    result = post(tmp_path, [{"id": 1, "user": {"login": "someone"}, "body": "LGTM"}], "## my-project report\n")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "created the report comment on #7\n"
     assert re.fullmatch(r"api --silent -X POST repos/octo/ml/issues/7/comments -F body=@/\S+", calls(tmp_path)[-1])
-    assert (tmp_path / "gh.log.body").read_text() == f"## digitnet report\n\n\n{WATERMARK}\n"
+    assert (tmp_path / "gh.log.body").read_text() == f"## my-project report\n\n\n{WATERMARK}\n"
 
 
 def test_later_report_updates_the_bot_comment_carrying_the_watermark(tmp_path: Path):
