@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Rename the project's package everywhere: `make rename NAME=my_project` (or this script directly).
+"""Rename the project's package in your files: `make rename NAME=my_project` (or this script directly).
 
-The project's package is the one under src/ that is not the template's machinery (`mlci`, which is never renamed
-and never rewritten). Moves `src/<old>/` and `tests/<old>/` to `<new>` (with `git mv` in a git repository) and
-replaces the old name, as a whole word, in every tracked text file: imports, pyproject.toml (distribution, CLI, tool
-settings), dvc.yaml and dvc.lock, the Makefile, workflows, README, the Dockerfile. Leaves alone the DVC store and
-data (content-hashed), LICENSE (set your own copyright there) and src/mlci/. Then re-formats the rewritten Python
-files with isort and black, as `make lint` checks them: a name of another length moves line breaks, and one that
-sorts elsewhere moves imports. Standard library only, so it runs before `make install`; the formatters are the
-project venv's (`--venv`) or this interpreter's, and without them the script says to run `make format`.
+The project's package is the one under src/ that is not the template's machinery (`mlci`, which is never renamed),
+and pyproject.toml must name it too. Moves `src/<old>/` and `tests/<old>/` to `<new>` (with `git mv` in a git
+repository) and replaces the old name, as a whole word, in the tracked text files that template.toml marks yours
+(with pyproject.toml's `[tool.mlci.template] yours` patterns): imports, pyproject.toml (distribution, CLI, the
+model server's entry point, tool settings), dvc.yaml and dvc.lock, README, ci.yml. It never touches a file of the
+template's (they name no project: they read the names from pyproject.toml), so a template update still applies;
+a file on neither side that names the old package is listed, not rewritten. Leaves alone the DVC store and data
+(content-hashed) and LICENSE (set your own copyright there). Then re-formats the rewritten Python files with isort
+and black, as `make lint` checks them: a name of another length moves line breaks, and one that sorts elsewhere
+moves imports. Standard library only (mlci.template.manifest, imported from this checkout's src/, is too), so it
+runs before `make install`; the formatters are the project venv's (`--venv`) or this interpreter's, and without
+them the script says to run `make format`.
 
 After a rename, `make install` reinstalls the package under its new name, and the first `make repro` re-runs the
 stages whose code files changed (the imports did).
@@ -27,14 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "src"))  # the fence's reader, before `make install` (template-init's bare runner)
+
+from mlci.template.manifest import Manifest, ManifestError, load_manifest, project_names  # noqa: E402
+
 PACKAGE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 # Black wraps code but not comments or strings: a line that names the package in one must fit the line length with
 # a name this long (tests/template/test_rename_package.py renames the template to a name of this length and lints it).
 MAX_NAME_LENGTH = 32
 # The template's machinery: a second package under src/ that the rename never moves, never rewrites, never takes.
 MACHINERY_PACKAGE = "mlci"
-# Never rewritten: content-hashed DVC data, the copyright holder's line, and the machinery.
-SKIPPED = re.compile(rf"^(dvc-store|data)/|^LICENSE$|^src/{MACHINERY_PACKAGE}/")
+# Yours, but never rewritten: content-hashed DVC data and the copyright holder's line.
+SKIPPED = re.compile(r"^(dvc-store|data)/|^LICENSE$")
 # The formatters `make lint` runs, in the order `make format` runs them.
 FORMATTERS = ("isort", "black")
 
@@ -51,6 +59,7 @@ class RenameResult:
     rewritten: tuple[str, ...]
     formatted_by: str | None  # the Python whose isort and black re-formatted the rewritten files; None: not done
     long_lines: tuple[str, ...]  # `path:line` of rewritten Python lines still over black's line length
+    unsided: tuple[str, ...] = ()  # files on neither side of template.toml that name the old package: not rewritten
 
 
 def name_from_repository(repository: str) -> str:
@@ -62,7 +71,8 @@ def name_from_repository(repository: str) -> str:
 
 
 def current_package(root: Path) -> str:
-    """The project's package: the one package under src/ (a folder with __init__.py) that is not the machinery."""
+    """The project's package: the one package under src/ (a folder with __init__.py) that is not the machinery,
+    which must be the one pyproject.toml names (the template's files read the name there)."""
     packages = sorted(
         path.parent.name for path in (root / "src").glob("*/__init__.py") if path.parent.name != MACHINERY_PACKAGE
     )
@@ -70,6 +80,15 @@ def current_package(root: Path) -> str:
         raise RenameError(
             f"expected exactly one package under {root / 'src'} besides {MACHINERY_PACKAGE}, "
             f"found {packages or 'none'}"
+        )
+    try:
+        named = project_names(root).package
+    except ManifestError as error:
+        raise RenameError(str(error)) from None
+    if named != packages[0]:
+        raise RenameError(
+            f"pyproject.toml names the package {named!r} but src/ holds {packages[0]!r}: make them agree first "
+            "([project] name, or [tool.mlci] package)"
         )
     return packages[0]
 
@@ -126,17 +145,40 @@ def replace_name(text: str, old: str, new: str) -> str:
     return re.sub(rf"\b{re.escape(old)}\b", new, text)
 
 
+def read_text(path: Path) -> str | None:
+    """A text file's contents; None for a binary, non-UTF-8 or missing file."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+        return None
+
+
+def names_package(path: Path, old: str) -> bool:
+    text = read_text(path)
+    return text is not None and re.search(rf"\b{re.escape(old)}\b", text) is not None
+
+
 def rewrite(path: Path, old: str, new: str) -> bool:
     """Replace the old name in one text file; binary and non-UTF-8 files are left alone."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+    text = read_text(path)
+    if text is None:
         return False
     replaced = replace_name(text, old, new)
+    old_kebab = old.replace("_", "-")
+    if old_kebab != old:  # a distribution or image name in kebab case: `my-project` -> `new-name`
+        replaced = re.sub(rf"\b{re.escape(old_kebab)}\b", new.replace("_", "-"), replaced)
     if replaced == text:
         return False
     path.write_text(replaced, encoding="utf-8")
     return True
+
+
+def fence(root: Path, new: str) -> Manifest:
+    """template.toml as it reads once the package is `new` (src/<new>/ and tests/<new>/ are then yours)."""
+    try:
+        return load_manifest(root, package=new)
+    except ManifestError as error:
+        raise RenameError(f"{error} (the rename rewrites only the files template.toml marks yours)") from None
 
 
 def move_folder(root: Path, source: Path, target: Path) -> tuple[Path, Path]:
@@ -216,16 +258,18 @@ def rename_package(root: Path, new: str, venv: Path | None = None) -> RenameResu
     formatters of `venv` (default `root/.venv`) or this interpreter, when either has them; returns what changed."""
     old = current_package(root)
     check_new_name(new, old, root)
+    manifest = fence(root, new)
     moved = move_package(root, old, new)
-    rewritten = tuple(
-        name for name in tracked_files(root) if not SKIPPED.search(name) and rewrite(root / name, old, new)
-    )
+    files = tracked_files(root)
+    yours = [name for name in files if manifest.side(name) == "yours" and not SKIPPED.search(name)]
+    rewritten = tuple(name for name in yours if rewrite(root / name, old, new))
+    unsided = tuple(name for name in files if manifest.side(name) is None and names_package(root / name, old))
     python_files = [name for name in rewritten if is_python(root / name)]
     python = formatter_python(root / ".venv" if venv is None else venv) if python_files else None
     if python:
         format_python_files(root, python_files, python)
     long_lines = lines_longer_than(root, python_files, black_line_length(root)) if python else ()
-    return RenameResult(old, new, moved, rewritten, python, long_lines)
+    return RenameResult(old, new, moved, rewritten, python, long_lines, unsided)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,6 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"renamed {result.old} -> {result.new}: {folders}, {len(result.rewritten)} files")
     for name in result.rewritten:
         print(f"  {name}")
+    if result.unsided:
+        print(
+            f"warning: {len(result.unsided)} files name {result.old} but are on neither side of template.toml, so "
+            "the rename left them as they are: edit them, and if they are yours, add their patterns to "
+            "pyproject.toml's [tool.mlci.template] yours (`make lint` asks for a side for each)"
+        )
+        for name in result.unsided:
+            print(f"  {name}")
     if not result.formatted_by:
         print("not re-formatted: isort and black are not installed here (no venv yet)")
         print("next: make install && make format && make test && make repro, then commit (git add -A)")

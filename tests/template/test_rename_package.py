@@ -1,5 +1,6 @@
-"""scripts/rename_package.py on a small stand-in project: what it renames, what it leaves alone, what it refuses;
-and on a copy of this repository renamed to the longest name it takes, which must still pass the linters."""
+"""scripts/rename_package.py on a small stand-in project: what it renames (only the files template.toml marks
+yours), what it leaves alone, what it refuses; and on a copy of this repository renamed to the longest name it
+takes, which must still pass the linters and leave every file of the template's byte for byte."""
 
 import importlib.util
 import subprocess
@@ -7,7 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from project_copy import copy_project
+from project_copy import IDENTITY, PROJECT, copy_project
+
+from mlci.template.manifest import load_manifest, tracked_files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "rename_package.py"
@@ -33,6 +36,13 @@ def project(tmp_path: Path) -> Path:
         "dvc-store/files/md5/ab/cdef": "oldpkg stays: content-hashed\n",
         "LICENSE": "Copyright (c) The oldpkg authors\n",
         "blob.bin": b"\xff\xfeoldpkg",
+        # The fence: a template file (one that names the package, as `mlci template check` forbids, to show that
+        # the rename leaves it alone all the same) and a file on neither side.
+        "template.toml": 'template = ["src/mlci/", "Makefile", "template.toml"]\n'
+        'yours = ["src/{package}/", "tests/{package}/", "pyproject.toml", "dvc.yaml", "dvc-store/", "LICENSE",'
+        ' "blob.bin", "scripts/"]\n',
+        "Makefile": "IMAGE ?= oldpkg:local\n",
+        "notes.txt": "oldpkg, on neither side\n",
     }
     for name, content in files.items():
         path = tmp_path / name
@@ -76,6 +86,57 @@ def test_rename_leaves_the_dvc_store_the_license_binary_files_and_the_machinery_
     assert (project / "dvc-store/files/md5/ab/cdef").read_text() == "oldpkg stays: content-hashed\n"
     assert (project / "LICENSE").read_text() == "Copyright (c) The oldpkg authors\n"
     assert (project / "blob.bin").read_bytes() == b"\xff\xfeoldpkg"
+
+
+def test_rename_never_rewrites_a_template_file_even_one_that_names_the_package(project):
+    rename_package.rename_package(project, "newpkg")
+    assert (project / "Makefile").read_text() == "IMAGE ?= oldpkg:local\n"
+
+
+def test_rename_lists_a_file_on_neither_side_that_names_the_package_and_leaves_it(project):
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "newpkg", "--root", str(project)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "warning: 1 files name oldpkg but are on neither side of template.toml" in result.stdout
+    assert "\n  notes.txt\n" in result.stdout
+    assert (project / "notes.txt").read_text() == "oldpkg, on neither side\n"
+
+
+def test_a_kebab_case_distribution_name_is_renamed_with_the_package(project):
+    (project / "src/oldpkg").rename(project / "src/old_pkg")
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "old-pkg"\n[project.scripts]\nold-pkg = "old_pkg.cli:main"\n'
+    )
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    rename_package.rename_package(project, "new_pkg")
+    assert (project / "pyproject.toml").read_text() == (
+        '[project]\nname = "new-pkg"\n[project.scripts]\nnew-pkg = "new_pkg.cli:main"\n'
+    )
+
+
+def test_cli_refuses_a_package_that_pyproject_does_not_name(project):
+    (project / "pyproject.toml").write_text('[project]\nname = "otherpkg"\n')
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "newpkg", "--root", str(project)], capture_output=True, text=True, check=False
+    )
+    assert (result.returncode, result.stderr) == (
+        2,
+        "error: pyproject.toml names the package 'otherpkg' but src/ holds 'oldpkg': make them agree first "
+        "([project] name, or [tool.mlci] package)\n",
+    )
+    assert (project / "src/oldpkg/cli.py").is_file()
+
+
+def test_cli_refuses_a_project_without_template_toml_and_changes_nothing(project):
+    (project / "template.toml").unlink()
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "newpkg", "--root", str(project)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {project / 'template.toml'} not found")
+    assert result.stderr.endswith("(the rename rewrites only the files template.toml marks yours)\n")
+    assert (project / "src/oldpkg/cli.py").is_file()
 
 
 @pytest.mark.parametrize(
@@ -170,11 +231,25 @@ def _files_under(folder: Path) -> dict[str, bytes]:
     return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
+def _template_files(project: Path) -> dict[str, bytes]:
+    """The bytes of each tracked file template.toml marks the template's."""
+    manifest = load_manifest(project)
+    return {name: (project / name).read_bytes() for name in manifest.template_files(tracked_files(project))}
+
+
 @pytest.fixture(scope="module")
-def renamed_to_the_longest_name(tmp_path_factory) -> tuple[Path, dict[str, bytes]]:
-    """A copy of this repository renamed to LONGEST_NAME, and the bytes of its src/mlci/ before the rename."""
+def renamed_to_the_longest_name(tmp_path_factory) -> tuple[Path, dict[str, bytes], dict[str, bytes]]:
+    """A copy of this repository renamed to LONGEST_NAME, and the bytes of its src/mlci/ and of every file of the
+    template's before the rename. One template file is made to name the package first (`mlci template check` would
+    refuse it), so the rename is seen to leave alone even a template file it could rewrite."""
     project = copy_project(tmp_path_factory.mktemp("longest") / "project")
+    with (project / "docs" / "scale.md").open("a", encoding="utf-8") as doc:
+        doc.write(f"\n<!-- names {PROJECT.package} -->\n")
+    subprocess.run(
+        ["git", *IDENTITY, "commit", "-q", "-am", "a template file naming the package"], cwd=project, check=True
+    )
     machinery = _files_under(project / "src/mlci")
+    template = _template_files(project)
     done = subprocess.run(
         [sys.executable, str(project / "scripts/rename_package.py"), LONGEST_NAME],
         cwd=project,
@@ -183,7 +258,7 @@ def renamed_to_the_longest_name(tmp_path_factory) -> tuple[Path, dict[str, bytes
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    return project, machinery
+    return project, machinery, template
 
 
 @pytest.mark.parametrize(
@@ -192,7 +267,7 @@ def renamed_to_the_longest_name(tmp_path_factory) -> tuple[Path, dict[str, bytes
     ids=["black", "isort", "flake8"],
 )
 def test_the_template_renamed_to_the_longest_name_passes_the_linters(renamed_to_the_longest_name, check):
-    project, _ = renamed_to_the_longest_name
+    project, _, _ = renamed_to_the_longest_name
     assert len(LONGEST_NAME) == rename_package.MAX_NAME_LENGTH
     linted = subprocess.run(
         [sys.executable, "-m", *check, *LINTED], cwd=project, capture_output=True, text=True, check=False
@@ -201,9 +276,22 @@ def test_the_template_renamed_to_the_longest_name_passes_the_linters(renamed_to_
 
 
 def test_a_rename_leaves_the_machinery_package_byte_for_byte(renamed_to_the_longest_name):
-    project, machinery = renamed_to_the_longest_name
+    project, machinery, _ = renamed_to_the_longest_name
     assert _files_under(project / "src/mlci") == machinery
     assert (project / "src" / LONGEST_NAME / "cli.py").is_file()
+
+
+def test_a_rename_leaves_every_file_of_the_templates_byte_for_byte(renamed_to_the_longest_name):
+    project, _, template = renamed_to_the_longest_name
+    assert len(template) > 100  # the Makefile, the Dockerfiles, the workflows, src/mlci/, the template's tests...
+    changed = [name for name, content in template.items() if (project / name).read_bytes() != content]
+    assert changed == []
+    diff = subprocess.run(
+        ["git", "diff", "--name-only", "--no-renames", "HEAD"], cwd=project, capture_output=True, text=True, check=True
+    )
+    manifest = load_manifest(project)
+    assert [name for name in diff.stdout.splitlines() if manifest.side(name) == "template"] == []
+    assert f"src/{LONGEST_NAME}/cli.py" in diff.stdout.splitlines()  # the rename happened
 
 
 @pytest.mark.parametrize(

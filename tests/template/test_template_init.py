@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from project_copy import PROJECT
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "template-init.yml"
@@ -124,7 +125,7 @@ def test_first_push_renames_on_a_branch_and_opens_a_pull_request(new_repository,
     run_job(new_repository, "acme/My-Digits", gh_log)
     assert _origin_branches(new_repository) == ["refs/heads/main", "refs/heads/template-init"]
     files = _git(new_repository, "ls-tree", "-r", "--name-only", "origin/template-init")
-    assert "src/my_digits/cli.py" in files and "src/digitnet/cli.py" not in files
+    assert "src/my_digits/cli.py" in files and f"src/{PROJECT.package}/cli.py" not in files
     assert ".github/template-initialized" in files
     assert "rename.log" not in files and "pr-body.md" not in files
     calls = gh_log.read_text().splitlines()
@@ -138,7 +139,7 @@ def test_nothing_happens_once_the_marker_is_there(new_repository, tmp_path):
     result = run_job(new_repository, "acme/My-Digits", tmp_path / "gh.log")
     assert result["outputs"]["decide"] == {"run": "false"}
     assert _origin_branches(new_repository) == ["refs/heads/main"]
-    assert (new_repository / "src" / "digitnet").is_dir()
+    assert (new_repository / "src" / PROJECT.package).is_dir()
 
 
 def test_nothing_happens_while_the_branch_waits_for_review(new_repository, tmp_path):
@@ -162,11 +163,15 @@ def test_when_actions_may_not_open_pull_requests_the_summary_links_the_branch(ne
 
 def test_workflow_files_naming_the_package_are_left_out_and_listed(new_repository, tmp_path):
     extra = new_repository / ".github" / "workflows" / "extra.yml"
-    extra.write_text("# runs digitnet\n")
+    extra.write_text(f"# runs {PROJECT.package}\n")
+    # The user's own workflow (pyproject.toml marks it theirs), so the rename rewrites it.
+    with (new_repository / "pyproject.toml").open("a") as pyproject:
+        pyproject.write('\n[tool.mlci.template]\nyours = [".github/workflows/extra.yml"]\n')
     _git(new_repository, "add", "-A")
     _git(new_repository, "commit", "-q", "-m", "a workflow naming the package")
     run_job(new_repository, "acme/My-Digits", tmp_path / "gh.log")
-    assert _git(new_repository, "show", "origin/template-init:.github/workflows/extra.yml") == "# runs digitnet\n"
+    shown = _git(new_repository, "show", "origin/template-init:.github/workflows/extra.yml")
+    assert shown == f"# runs {PROJECT.package}\n"
     assert "      - .github/workflows/extra.yml" in (tmp_path / "gh.log.body").read_text()
 
 
