@@ -268,7 +268,7 @@ def cmd_template_update(args: argparse.Namespace) -> int:
     for path, outcome in sorted(result.outcomes.items()):
         level = logging.WARNING if outcome in NEEDS_REVIEW else logging.INFO
         logger.log(level, "%-12s %s", outcome, path)
-    if result.outcomes:
+    if result.changed:
         logger.info(
             "template %s -> %s: %d files (report: %s)",
             result.old_version,

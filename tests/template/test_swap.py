@@ -31,7 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from project_copy import copy_project, install_project, venv_on_top_of_this_one
+from project_copy import IDENTITY, PROJECT, copy_project, install_project, venv_on_top_of_this_one
+
+from mlci.template.manifest import load_manifest, tracked_files
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT / "tests" / "workflows" / "act"))
@@ -42,7 +44,9 @@ pytestmark = [
     pytest.mark.skipif(bool(os.environ.get("ACT")), reason="already inside an act run: no act within act"),
 ]
 
-PACKAGE = "acme_loans"  # the package after `make rename`
+# The package after `make rename`. Derived, not spelled out: the copy's fence check (make lint) fails on a template
+# file that names the copy's package, and this file is one.
+PACKAGE = f"{PROJECT.package}_loans"
 DATA_FILE = "data/loans.csv"
 TARGET = "risk"
 CLASSES = ("high", "low", "mid")
@@ -376,6 +380,7 @@ class Swap:
     project: Path
     venv: Path
     env: dict
+    template: Path  # the template's repository, v1.0.0 the release the copy was made from
     steps: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -418,12 +423,43 @@ def _replace_slices(evaluate_py: str) -> str:
     return block.sub(lambda _: SLICES_BLOCK, evaluate_py, count=1)
 
 
+def set_template_version(project: Path, version: str) -> None:
+    manifest = project / "template.toml"
+    text, count = re.subn(r'^version = ".*"$', f'version = "{version}"', manifest.read_text(), count=1, flags=re.M)
+    assert count == 1, "template.toml has no `version = ...` line"
+    manifest.write_text(text)
+
+
+def tag_release(template: Path, version: str, message: str) -> None:
+    set_template_version(template, version)
+    for args in (["add", "-A"], ["commit", "-q", "-m", message], ["tag", version]):
+        subprocess.run(["git", *IDENTITY, *args], cwd=template, check=True, capture_output=True)
+
+
+def release_the_template(destination: Path) -> Path:
+    """The template's repository, this working tree as its release v1.0.0."""
+    template = copy_project(destination, include_untracked=True)
+    tag_release(template, "v1.0.0", "Release v1.0.0")
+    return template
+
+
+def use_this_template(template: Path, ref: str, destination: Path) -> Path:
+    """What GitHub's "Use this template" makes: the files of REF, one new commit, no history, no tags."""
+    destination.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=template, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(destination)], input=archive, check=True)
+    for args in (["init", "-q", "--initial-branch=main"], ["add", "-A"], ["commit", "-q", "-m", "Initial commit"]):
+        subprocess.run(["git", *IDENTITY, *args], cwd=destination, check=True, capture_output=True)
+    return destination
+
+
 @pytest.fixture(scope="module")
 def swap(tmp_path_factory) -> Swap:
     """The template copied as "Use this template" makes it, renamed on `main` (template-init's first-push rename),
     set up (`make data`), then swapped on a branch following README's "Make it yours" step by step, and committed."""
     root = tmp_path_factory.mktemp("swap")
-    project = copy_project(root / "loans")
+    template = release_the_template(root / "template")
+    project = use_this_template(template, "v1.0.0", root / "loans")
     venv = venv_on_top_of_this_one(root / "venv")
     env = {
         key: value
@@ -431,7 +467,7 @@ def swap(tmp_path_factory) -> Swap:
         if not key.startswith(("PYTEST_", "COV_", "MAKE")) and key not in ("MLCI_TEMPLATE_TESTS", "VIRTUAL_ENV")
     }
     env.update(VENV=str(venv), CI="true", PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
-    swap = Swap(project, venv, env)
+    swap = Swap(project, venv, env, template)
     git = "git -c user.name='New User' -c user.email=new.user@example.com"
     swap.must("make rename", ["make", "rename", f"NAME={PACKAGE}"])
     swap.must("git commit (rename)", f"{git} add -A && {git} commit -q -m 'Rename the package to {PACKAGE}'")
@@ -519,20 +555,6 @@ def test_make_report_says_the_baseline_was_reset(swap):
     assert done.returncode == 0
 
 
-def test_the_pull_request_workflow_passes_under_act(swap, tmp_path):
-    code_job = quick_code_job(f"tests/{PACKAGE}/test_behaviour.py")
-    started = time.perf_counter()
-    run = run_act(ActSettings(swap.project, tmp_path / "act-work", venv=swap.venv, env=code_job))
-    swap.seconds["act (pull_request)"] = round(time.perf_counter() - started, 1)
-    tail = run.tail(80)
-    assert run.returncode == 0, tail
-    results = run.job_results()
-    assert sorted(results.values()) == ["succeeded"] * len(PR_JOBS), results
-    assert re.search(r"All \d+ expectations passed on 600 rows of `data/loans\.csv`", run.summary("validate"))
-    assert "Running stage 'train'" in run.log
-    assert "baseline reset" in run.summary("gate").lower() and "baseline reset" in run.summary("report").lower()
-
-
 def test_a_bad_row_in_the_new_data_fails_validation_naming_the_column(swap):
     csv = swap.project / DATA_FILE
     rows = pd.read_csv(csv)
@@ -545,6 +567,132 @@ def test_a_bad_row_in_the_new_data_fails_validation_naming_the_column(swap):
     assert done.returncode != 0
     assert "expect_column_values_to_be_in_set" in output, output[-4000:]
     assert re.search(r"\bregion\b.*atlantis", output), output[-4000:]
+
+
+# ------------------------------------------------------------------------------------------ a template release
+# v1.1.0 changes a machinery module, a reusable workflow, the Makefile and the template's requirements (a new pin:
+# the lock changes); the copy had edited one template file (a docs page) on its main.
+RELEASE_1_1 = {
+    "src/mlci/files.py": (
+        "\n# v1.1.0: where `make update-template` writes its report.\n",
+        'TEMPLATE_REPORT = "build/template-update.md"\n',
+    ),
+    "Makefile": (
+        "\n.PHONY: template-version\ntemplate-version: ## Print the template release this copy is at\n",
+        "\t@sed -n 's/^version = \"\\(.*\\)\"/\\1/p' template.toml\n",
+    ),
+    "requirements/template.in": ("# v1.1.0: TOML output for the release notes\n", "tomli-w==1.0.0\n"),
+}
+LOCAL_EDIT = ("docs/workflows.md", "\nOur team's runners: ask #ml-infra.\n")
+
+
+def release_1_1(template: Path) -> None:
+    for name, lines in RELEASE_1_1.items():
+        with (template / name).open("a", encoding="utf-8") as file:
+            file.write("".join(lines))
+    code_yml = template / ".github/workflows/code.yml"
+    text = code_yml.read_text()
+    assert "timeout-minutes: 30" in text
+    code_yml.write_text(text.replace("timeout-minutes: 30", "timeout-minutes: 35", 1))
+    tag_release(template, "v1.1.0", "Release v1.1.0")
+
+
+def yours_bytes(project: Path) -> dict[str, bytes]:
+    """Every tracked file of the user's, by path."""
+    manifest = load_manifest(project)
+    return {path: (project / path).read_bytes() for path in tracked_files(project) if manifest.side(path) == "yours"}
+
+
+@dataclass
+class Update:
+    """The swapped copy after `make update-template` to v1.1.0, on the branch template-sync, committed."""
+
+    swap: Swap
+    yours_before: dict[str, bytes]
+    yours_after: dict[str, bytes]
+    report: str
+
+
+@pytest.fixture(scope="module")
+def updated(swap: Swap) -> Update:
+    git = "git -c user.name='New User' -c user.email=new.user@example.com"
+    swap.must("dvc checkout data (after the bad row)", "dvc checkout -q --force data.dvc")
+    swap.must("merge my-data into main", f"{git} switch -q main && {git} merge -q --ff-only my-data")
+    name, line = LOCAL_EDIT
+    with (swap.project / name).open("a", encoding="utf-8") as file:
+        file.write(line)
+    swap.must("git commit (a local edit of a template file)", f"{git} commit -q -am 'Our runners in the docs'")
+    release_1_1(swap.template)
+    yours_before = yours_bytes(swap.project)
+    swap.must("git switch -c template-sync", f"{git} switch -q -c template-sync")
+    swap.must("make update-template", ["make", "update-template", f"TEMPLATE={swap.template}", "REF=v1.1.0"])
+    yours_after = yours_bytes(swap.project)
+    report = (swap.project / "build" / "template-update.md").read_text(encoding="utf-8")
+    swap.must("git commit (the update)", f"{git} add -A && {git} commit -q -m 'Template v1.1.0'")
+    return Update(swap, yours_before, yours_after, report)
+
+
+def test_an_update_brings_the_release_and_keeps_every_file_of_yours(updated):
+    project = updated.swap.project
+    for name, lines in RELEASE_1_1.items():
+        assert (project / name).read_text(encoding="utf-8").endswith("".join(lines)), name
+    assert "timeout-minutes: 35" in (project / ".github/workflows/code.yml").read_text()
+    assert updated.swap.must("make template-version", ["make", "template-version"]).stdout.strip() == "v1.1.0"
+    # Your files are byte for byte as they were, but the lock `make lock` rebuilt with the template's new pin.
+    changed = sorted(p for p in updated.yours_before if updated.yours_before[p] != updated.yours_after.get(p))
+    assert changed == ["requirements.txt"]
+    lock_diff = updated.swap.must("git diff the lock", ["git", "diff", "-U0", "main", "--", "requirements.txt"]).stdout
+    assert [line for line in lock_diff.splitlines() if re.match(r"^[-+][a-z]", line)] == ["+tomli-w==1.0.0 \\"]
+    updated.swap.must("import tomli_w", [str(updated.swap.venv / "bin" / "python"), "-c", "import tomli_w"])
+
+
+def test_an_update_names_the_template_file_you_edited_and_keeps_your_edit(updated):
+    name, line = LOCAL_EDIT
+    assert (updated.swap.project / name).read_text(encoding="utf-8").endswith(line)
+    assert f"- `{name}`: changed by you, not by the release: kept as you have it" in updated.report
+    assert updated.report.startswith("# Template update: v1.0.0 → v1.1.0\n")
+
+
+def test_a_second_update_is_a_no_op(updated):
+    swap = updated.swap
+    swap.must("make update-template (again)", ["make", "update-template", f"TEMPLATE={swap.template}", "REF=v1.1.0"])
+    assert swap.must("git status", ["git", "status", "--porcelain"]).stdout == ""
+    report = (swap.project / "build" / "template-update.md").read_text(encoding="utf-8")
+    assert "This copy is current: every template file is as v1.1.0 has it, but for your changes below." in report
+    assert f"- `{LOCAL_EDIT[0]}`: changed by you, not by the release: kept as you have it" in report
+
+
+def test_the_updated_copy_passes_make_lint(updated):
+    done = updated.swap.run("make lint (updated)", ["make", "lint"])
+    assert done.returncode == 0, done.stdout.split("All changes made by hooks:")[0][-4000:] + done.stderr[-4000:]
+
+
+def test_the_updated_copy_runs_the_machinerys_full_tests_and_passes(updated):
+    done = updated.swap.run(
+        "make test (updated: full scope)", ["make", "test", "PYTEST_WORKERS=0", "PYTEST_ARGS=-p no:cacheprovider"]
+    )
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    assert "test scope: full (template files or locks changed since main:" in done.stderr
+    assert "--cov=mlci" in done.stdout
+
+
+def test_the_updated_copy_reproduces_its_pipeline(updated):
+    updated.swap.must("make repro (updated)", ["make", "repro"])
+
+
+def test_the_pull_request_workflow_passes_under_act(updated, tmp_path):
+    swap = updated.swap
+    code_job = quick_code_job(f"tests/{PACKAGE}/test_behaviour.py")
+    started = time.perf_counter()
+    run = run_act(ActSettings(swap.project, tmp_path / "act-work", venv=swap.venv, env=code_job))
+    swap.seconds["act (pull_request)"] = round(time.perf_counter() - started, 1)
+    tail = run.tail(80)
+    assert run.returncode == 0, tail
+    results = run.job_results()
+    assert sorted(results.values()) == ["succeeded"] * len(PR_JOBS), results
+    assert re.search(r"All \d+ expectations passed on 600 rows of `data/loans\.csv`", run.summary("validate"))
+    assert "Running stage 'train'" in run.log
+    assert "baseline reset" in run.summary("gate").lower() and "baseline reset" in run.summary("report").lower()
 
 
 def test_print_the_timings(swap):

@@ -239,14 +239,17 @@ def apply(root: Path, writes: dict[str, tuple[bytes, int] | None]) -> None:
 def render_report(result: UpdateResult) -> str:
     """The update as Markdown: the PR body of template-sync.yml and the file `make update-template` writes."""
     lines = [f"# Template update: {result.old_version} → {result.new_version}", ""]
-    if not result.outcomes:
-        return "\n".join(lines + [f"This copy is current: every template file is as {result.new_version} has it.", ""])
+    review = result.paths(*NEEDS_REVIEW)
+    if not result.changed:
+        but = ", but for your changes below." if review else "."
+        lines += [f"This copy is current: every template file is as {result.new_version} has it{but}", ""]
+        lines += [f"- `{path}`: {OUTCOMES[result.outcomes[path]]}" for path in review]
+        return "\n".join(lines + [""] if review else lines)
     lines += [
         f"From `{result.source}`. Only the template's files (template.toml) changed; yours are as they were. "
         "Derived files (the GX suite, the lock) were rebuilt.",
         "",
     ]
-    review = result.paths(*NEEDS_REVIEW)
     if review:
         lines += ["## Template files you had changed: review these", ""]
         lines += [f"- `{path}`: {OUTCOMES[result.outcomes[path]].replace('<path>', path)}" for path in review]
