@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from act_harness import (
     find_remote_actions,
     local_repository_flags,
     prepare_work_dir,
+    pull_request_event,
 )
 from docker_api import NoDockerApi, docker_api
 from helpers import ACT_DIR, GITHUB_DIR, REPO_ROOT, tool
@@ -170,3 +172,47 @@ def test_the_runner_image_build_without_docker_or_podman_says_what_to_install(tm
         check=False,
     )
     assert (result.returncode, result.stderr) == (2, "error: neither docker nor podman found: install one of them\n")
+
+
+def commit(repo: Path, name: str) -> str:
+    (repo / name).write_text(name, encoding="utf-8")
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", *identity, "add", name], cwd=repo, check=True)
+    subprocess.run(["git", *identity, "commit", "-q", "-m", name], cwd=repo, check=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def test_a_pull_request_payload_from_the_repository_names_its_base_and_head_commits(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "--initial-branch=main"], cwd=repo, check=True)
+    base = commit(repo, "a").strip()
+    subprocess.run(["git", "switch", "-q", "-c", "my-change"], cwd=repo, check=True)
+    head = commit(repo, "b").strip()
+    path = pull_request_event(repo, tmp_path / "event.json", base="main")
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    assert payload["pull_request"]["base"] == {"ref": "main", "sha": base}
+    assert payload["pull_request"]["head"] == {"ref": "my-change", "sha": head}
+    assert payload["repository"]["is_template"] is False
+    command = act_command(ActSettings(repo, tmp_path / "work", event_path=path))
+    assert command[command.index("--eventpath") + 1] == str(path)
+
+
+def test_the_templates_payload_says_so_and_keeps_the_all_zero_base_without_one(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "--initial-branch=act-local"], cwd=repo, check=True)
+    commit(repo, "a")
+    payload = json.loads(pull_request_event(repo, tmp_path / "event.json", is_template=True).read_text())
+    assert payload["repository"]["is_template"] is True
+    assert payload["pull_request"]["base"]["sha"] == "0" * 40
+
+
+def test_a_base_the_repository_does_not_hold_is_an_error_not_a_guess(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "--initial-branch=act-local"], cwd=repo, check=True)
+    commit(repo, "a")
+    with pytest.raises(ValueError, match="has no 'main'"):
+        pull_request_event(repo, tmp_path / "event.json", base="main")
+    assert not (tmp_path / "event.json").exists()

@@ -7,6 +7,9 @@ What it sets up (see README, "Run the workflows locally with act"):
 - every `uses: owner/repo[/path]@ref` the run can reach (the workflow, the local reusable workflows and actions it
   calls) is found and mapped with `--local-repository` to stand-ins/<owner>__<repo>/; a remote action without a
   stand-in stops the run with a message naming the folder to add;
+- the event payload events/<event>.json, whose pull_request base is the all-zero sha (the code job then runs every
+  test), or one `pull_request_event` writes from a repository's own commits (`--base main`), as GitHub sends it: the
+  code job then picks the test scope it picks on GitHub (act copies the repository with its history);
 - an empty GITHUB_TOKEN (nothing is ever posted from a local run) and no GitHub variables from the calling shell;
 - the artifact server on 127.0.0.1, storing into <work dir>/artifacts (the upload/download stand-ins use it too);
 - the DVC-cache stand-in's store in <work dir>/cache (kept between runs: the second run of an unchanged tree skips
@@ -20,6 +23,7 @@ What it sets up (see README, "Run the workflows locally with act"):
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -145,6 +149,8 @@ class ActSettings:
     env: dict[str, str] = field(default_factory=dict)
     extra_args: list[str] = field(default_factory=list)
     container_options: list[str] = field(default_factory=list)
+    # The event payload; None: events/<event>.json. `pull_request_event` writes one for a repository's own commits.
+    event_path: Path | None = None
 
     @property
     def host_mode(self) -> bool:
@@ -168,6 +174,31 @@ def copy_working_tree(destination: Path, committed_only: bool = False) -> Path:
     """The working tree as git sees it (tracked and new files, not ignored ones), or only the last commit, in a
     fresh one-commit repository on the branch the event payloads name: what act runs the workflows on."""
     return copy_project(destination, include_untracked=True, committed_only=committed_only, branch="act-local")
+
+
+def pull_request_event(repo: Path, path: Path, base: str | None = None, is_template: bool = False) -> Path:
+    """events/pull_request.json as GitHub sends it for a pull request from `repo`'s HEAD, written to `path`.
+
+    head: HEAD's branch and commit. base: `base`'s commit in `repo`, which must hold it (None: the payload's all-zero
+    sha, a commit no repository holds, so the code job runs every test). repository.is_template: true for the
+    template's own repository (code.yml then runs every test). Returns `path`.
+    """
+
+    def rev_parse(name: str, *args: str) -> str:
+        found = subprocess.run(["git", "rev-parse", *args], cwd=repo, capture_output=True, text=True, check=False)
+        if found.returncode != 0:
+            raise ValueError(f"{repo} has no {name}: {found.stderr.strip() or 'git rev-parse failed'}")
+        return found.stdout.strip()
+
+    payload = json.loads((EVENTS / "pull_request.json").read_text(encoding="utf-8"))
+    head = {"ref": rev_parse("branch", "--abbrev-ref", "HEAD"), "sha": rev_parse("commit", "HEAD")}
+    payload["pull_request"]["head"] = head
+    if base is not None:
+        payload["pull_request"]["base"] = {"ref": base, "sha": rev_parse(repr(base), "--verify", f"{base}^{{commit}}")}
+    payload["repository"]["is_template"] = is_template
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def free_loopback_port() -> int:
@@ -199,7 +230,7 @@ def act_command(settings: ActSettings) -> list[str]:
         "--workflows",
         str(settings.repo_root.resolve() / settings.workflow),
         "--eventpath",
-        str(EVENTS / f"{settings.event}.json"),
+        str(settings.event_path or EVENTS / f"{settings.event}.json"),
         "--platform",
         f"ubuntu-latest={settings.platform}",
         "--artifact-server-path",
@@ -336,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--venv", type=Path, default=REPO_ROOT / ".venv", help="prebuilt venv for host mode")
     parser.add_argument("--cold", action="store_true", help="empty the DVC-cache store first")
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        help="pull_request payload whose base is REF's commit here, as GitHub sends it: the code job picks its test "
+        "scope as on GitHub (default: the payload's all-zero base, every test)",
+    )
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra job env")
     parser.add_argument(
         "--container-option",
@@ -357,8 +394,12 @@ def main(argv: list[str] | None = None) -> int:
         container_options=args.container_option,
     )
     try:
+        if args.base is not None:
+            if args.event != "pull_request":
+                parser.error("--base is for the pull_request event")
+            settings.event_path = pull_request_event(REPO_ROOT, args.work_dir / "pull_request.json", args.base)
         run = run_act(settings, echo=True, keep_cache=not args.cold)
-    except (MissingStandIn, NoDockerApi, FileNotFoundError) as error:
+    except (MissingStandIn, NoDockerApi, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"\nact finished in {run.seconds:.1f} s with exit status {run.returncode}")
