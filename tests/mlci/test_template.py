@@ -269,3 +269,12 @@ def test_a_copy_runs_the_project_tests_unless_a_template_file_or_a_lock_changed(
     assert decide_scope(copy, "no-such-base").reason == "cannot compare with 'no-such-base' (no such commit here)"
     monkeypatch.setenv("MLCI_TEST_SCOPE", "project")
     assert decide_scope(copy, "main").scope == "project"
+
+
+def test_the_report_quotes_the_release_notes_since_the_copys_version(template: Path, copy: Path):
+    notes = "# Releases\n\n## v1.1.0\n\n- code.yml: lint first.\n\n## v1.0.0\n\n- The first.\n"
+    manifest = MANIFEST.format(version="v1.1.0")
+    commit(template, {"CHANGELOG.md": notes, "template.toml": manifest}, "v1.1.0", tag="v1.1.0")
+    report = render_report(update_template(copy, str(template)))
+    assert "## Release notes\n\n### v1.1.0\n\n- code.yml: lint first.\n" in report
+    assert "v1.0.0\n\n- The first." not in report

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import io
 import os
+import re
 import subprocess
 import tarfile
 import tempfile
@@ -43,6 +44,7 @@ OUTCOMES = {
     "kept-removed": "deleted in the release but changed by you: your file kept (delete it if you no longer need it)",
     "yours": "the release makes it the template's, but it is yours here: left as it is (move it, then update again)",
 }
+CHANGELOG = "CHANGELOG.md"
 NEEDS_REVIEW = ("merged", "kept", "conflict", "restored", "kept-removed", "yours")
 
 
@@ -64,6 +66,7 @@ class UpdateResult:
     new_version: str
     source: str
     outcomes: dict[str, str] = field(default_factory=dict)  # path -> outcome (only paths that did something)
+    notes: str = ""  # the release notes (CHANGELOG.md) of the releases after the old version, up to the new one
 
     @property
     def changed(self) -> bool:
@@ -135,6 +138,25 @@ def manifest_of(release: Release, package: str, extra_yours: tuple[str, ...]) ->
     return parse_manifest(text, f"{release.ref}:{MANIFEST}", package, extra_yours)
 
 
+def version_key(version: str) -> tuple[int, ...] | None:
+    """`v1.2.3` as (1, 2, 3); None for a name that is not a version."""
+    found = re.fullmatch(r"v?(\d+(?:\.\d+)*)", version.strip())
+    return tuple(int(part) for part in found.group(1).split(".")) if found else None
+
+
+def release_notes(changelog: str, old: str, new: str) -> str:
+    """The `## vX.Y.Z` sections of CHANGELOG.md newer than OLD and not newer than NEW, newest first."""
+    low, high = version_key(old), version_key(new)
+    sections = re.split(r"^(?=## )", changelog, flags=re.MULTILINE)
+    kept = []
+    for section in sections:
+        heading = re.match(r"## (\S+)", section)
+        key = version_key(heading.group(1)) if heading else None
+        if key and high and (low is None or key > low) and key <= high:
+            kept.append("#" + section.strip())
+    return "\n\n".join(kept)
+
+
 def decide(base: bytes | None, local: bytes | None, new: bytes | None) -> str | None:
     """The outcome for one path from its bytes at the base release, in the copy and in the new release."""
     if local == new:
@@ -188,6 +210,8 @@ def update_template(root: Path, source: str | None = None, ref: str | None = Non
         )
     new_manifest = manifest_of(new, names.package, extra_patterns(root))
     result = UpdateResult(manifest.version, new_manifest.version or ref, source)
+    if CHANGELOG in new.files:
+        result.notes = release_notes(new.files[CHANGELOG][0].decode("utf-8"), manifest.version, result.new_version)
     tracked = set(tracked_files(root))
     owned = set(manifest.template_files(list(base.files))) | set(new_manifest.template_files(list(new.files)))
     owned |= {path for path in tracked if manifest.side(path) == "template"}
@@ -254,6 +278,8 @@ def render_report(result: UpdateResult) -> str:
         lines += ["## Template files you had changed: review these", ""]
         lines += [f"- `{path}`: {OUTCOMES[result.outcomes[path]].replace('<path>', path)}" for path in review]
         lines.append("")
+    if result.notes:
+        lines += ["## Release notes", "", result.notes, ""]
     for outcome in ("added", "updated", "removed"):
         paths = result.paths(outcome)
         if paths:
