@@ -312,3 +312,16 @@ def test_base_images_the_image_workflow_builds_on_are_pinned_by_digest_where_dep
     dependabot = yaml.safe_load((GITHUB_DIR / "dependabot.yml").read_text(encoding="utf-8"))
     (docker,) = [entry for entry in dependabot["updates"] if entry["package-ecosystem"] == "docker"]
     assert sorted(docker["directories"]) == ["/", "/.github/base-images/cpu", "/.github/base-images/cuda"]
+
+
+def test_no_workflow_reads_a_metric_by_name() -> None:
+    # A regression's metrics are mae/rmse, a classifier's accuracy/macro_f1: workflows pass the metrics file on as a
+    # whole (pipeline.yml's `metrics` output) and let `mlci` read the names the task has.
+    named = [
+        f"{path.relative_to(REPO_ROOT)}:{number}"
+        for path in sorted(GITHUB_DIR.rglob("*"))
+        if path.is_file() and path.suffix in (".yml", ".yaml", ".sh", ".py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if re.search(r"\b(accuracy|macro_f1|macro-f1|mae|rmse)\b", line)
+    ]
+    assert named == []
