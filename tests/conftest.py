@@ -84,6 +84,14 @@ class ProjectImage:
     wheels: Path
 
 
+@pytest.fixture(autouse=True)
+def _own_job_summary(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test writes job summaries and annotations into a scratch file, never into the job running the suite (on
+    GitHub and under act, $GITHUB_STEP_SUMMARY would show the tests' synthetic "Quality gate breached" tables)."""
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path_factory.getbasetemp() / "step-summary.md"))
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def project_image(tmp_path_factory: pytest.TempPathFactory) -> ProjectImage:
     """The project's image, built with podman offline (tests/docker/build_image.sh); modules that use it skip

@@ -4,6 +4,7 @@ temp git repository (base commit vs workspace) with the exit status CI sees."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -226,3 +227,9 @@ def test_a_base_without_predictions_skips_the_regression_gate_with_a_notice(repo
     assert result.status == "passed"
     assert check(result.checks, "accuracy: -0.01").status == SKIPPED
     assert result.comparison.note == "the base has no per-row predictions: this PR's intervals only, no Δ interval"
+
+
+def test_the_suite_never_writes_into_the_job_summary_of_the_job_running_it(tmp_path_factory):
+    summary = Path(os.environ["GITHUB_STEP_SUMMARY"])
+    assert summary.parent == tmp_path_factory.getbasetemp()
+    assert "GITHUB_ACTIONS" not in os.environ
