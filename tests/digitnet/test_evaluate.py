@@ -42,6 +42,10 @@ class _AlwaysPredicts(nn.Module):
         return logits
 
 
+# A sample of the data, of any size the contract allows (a small data set may have fewer rows than this).
+SAMPLE_ROWS = 200
+
+
 @pytest.fixture
 def constant_model(preprocessor, spec_for) -> SavedModel:
     """A model that always predicts the second class."""
@@ -50,25 +54,25 @@ def constant_model(preprocessor, spec_for) -> SavedModel:
 
 
 def test_evaluate_scores_a_constant_model(constant_model, raw_data, contract):
-    frame = raw_data.head(200)
+    frame = raw_data.head(SAMPLE_ROWS)
     label = constant_model.preprocessor.classes[1]
     evaluation = evaluate(constant_model, frame, contract, batch_size=64)
     assert evaluation.accuracy == round(float((frame[contract.target.name] == label).mean()), 6)
     assert evaluation.per_class[str(label)]["recall"] == 1.0
     assert set(evaluation.slices) == set(SLICES)
-    assert sum(row["support"] for row in evaluation.per_class.values()) == 200
+    assert sum(row["support"] for row in evaluation.per_class.values()) == len(frame)
     assert set(evaluation.summary()) == {"accuracy", "macro_f1", "per_class", "slices"}
 
 
 def test_every_slice_selects_a_boolean_mask_of_the_rows(raw_data):
-    frame = raw_data.head(200)
+    frame = raw_data.head(SAMPLE_ROWS)
     for name, select in SLICES.items():
         mask = np.asarray(select(frame))
-        assert mask.dtype == bool and mask.shape == (200,), name
+        assert mask.dtype == bool and mask.shape == (len(frame),), name
 
 
 def test_predictions_have_one_row_per_input_row_with_id_target_and_probabilities(constant_model, raw_data, contract):
-    frame = raw_data.head(200)
+    frame = raw_data.head(SAMPLE_ROWS)
     classes = constant_model.preprocessor.classes
     predictions = evaluate(constant_model, frame, contract, batch_size=64).predictions
     probabilities = [f"proba_{label}" for label in classes]
