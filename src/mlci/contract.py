@@ -23,6 +23,7 @@ FEATURE_TYPES = ("int", "float", "category", "text")
 TASKS = ("classification", "regression")
 DEFAULT_MARGIN = 0.1  # inferred ranges are widened by this share of the observed span on each side
 MAX_CATEGORIES = 20  # an inferred string column with more distinct values than this is text, not a category
+MAX_NUMERIC_FLAG_VALUES = 2  # an inferred integer column with this few distinct values is a flag: a category
 
 
 @dataclass(frozen=True)
@@ -335,7 +336,12 @@ def _infer_feature(name: str, column: pd.Series, margin: float) -> Feature:
         if len(distinct) <= MAX_CATEGORIES:
             return Feature(name=name, type="category", values=tuple(distinct), nullable=nullable)
         return Feature(name=name, type="text", nullable=nullable)
-    integer = pd.api.types.is_integer_dtype(column) or bool((values == values.round()).all() and len(values))
+    # A column of integers with nulls reads as floats; whole floats without nulls (`127.0`) are floats as written.
+    whole_with_nulls = nullable and bool(len(values) and (values == values.round()).all())
+    integer = pd.api.types.is_integer_dtype(column) or whole_with_nulls
+    if integer and 0 < values.nunique() <= MAX_NUMERIC_FLAG_VALUES:
+        flags = tuple(str(int(value)) for value in sorted(values.unique()))
+        return Feature(name=name, type="category", values=flags, nullable=nullable)
     kind = "int" if integer else "float"
     if values.empty:
         return Feature(name=name, type=kind, nullable=True)

@@ -162,7 +162,14 @@ def _type_observed(column: pd.Series, expected: str) -> str:
         return f"{dtype}: non-numeric values: {_shown(wrong)}" if wrong else dtype
     if expected == "int" and pd.api.types.is_float_dtype(column):
         fractions = list(values[~_whole(values)].unique())
-        return f"{dtype}: non-integer values: {_shown(fractions)}" if fractions else f"{dtype}: integers with nulls"
+        if fractions:
+            return f"{dtype}: non-integer values: {_shown(fractions)}"
+        if len(values) < len(column):
+            return f"{dtype}: integers with nulls"
+        return (
+            f"{dtype}: whole numbers written with a decimal point (e.g. {values.iloc[0]}): write them without it, "
+            "or make the column `float` in the contract"
+        )
     return dtype
 
 

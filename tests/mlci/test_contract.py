@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 
 from mlci.contract import Feature, Target, contract_from_dict, dump_contract, infer_contract, load_contract
@@ -171,3 +172,22 @@ def test_an_inferred_contract_is_a_valid_contract(tmp_path, frames):
     contract = infer_contract(frames["mixed"](), "data/table.csv", target="species", id_column="row_id")
     dump_contract(contract, tmp_path / "schema.yaml")
     assert replace(load_contract(tmp_path / "schema.yaml"), source=contract.source) == contract
+
+
+def test_inference_keeps_whole_floats_as_floats_and_takes_a_two_valued_integer_column_as_a_category():
+    frame = pd.DataFrame(
+        {
+            "id": range(8),
+            "pressure": [127.0, 130.0, 118.0, 121.0, 140.0, 125.0, 119.0, 133.0],  # whole values, written as floats
+            "smoker": [0, 1, 0, 0, 1, 1, 0, 1],
+            "visits": [1.0, None, 3.0, 2.0, 5.0, 4.0, 2.0, 1.0],  # integers with a null: pandas reads floats
+            "y": [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5],
+        }
+    )
+    contract = infer_contract(frame, "data/health.csv", target="y", id_column="id")
+    kinds = {feature.name: (feature.type, feature.values, feature.nullable) for feature in contract.features}
+    assert kinds == {
+        "pressure": ("float", None, False),
+        "smoker": ("category", ("0", "1"), False),
+        "visits": ("int", None, True),
+    }

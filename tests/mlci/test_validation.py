@@ -9,7 +9,9 @@ import shutil
 import pandas as pd
 import pytest
 
+from mlci.contract import infer_contract, read_csv
 from mlci.errors import DataError, UserFacingError
+from mlci.suite import create_gx_project
 from mlci.validation import (
     FailedExpectation,
     ValidationSummary,
@@ -385,3 +387,30 @@ def test_a_pass_replaces_the_summary_and_removes_a_failed_one(validate_cli, fram
     assert (status, errors) == (0, [])
     assert json.loads(summary.read_text(encoding="utf-8"))["success"] is True
     assert not failed.exists()
+
+
+def test_whole_numbers_written_as_floats_in_an_int_column_are_named_as_such():
+    assert _type_observed(pd.Series([3.0, 4.0]), "int") == (
+        "dtype float64: whole numbers written with a decimal point (e.g. 3.0): write them without it, or make the "
+        "column `float` in the contract"
+    )
+    assert _type_observed(pd.Series([3.0, None]), "int") == "dtype float64: integers with nulls"
+
+
+def test_a_drafted_contract_accepts_the_file_it_was_drafted_from(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "id": range(40),
+            "pressure": [float(110 + (i * 7) % 40) for i in range(40)],
+            "smoker": [i % 2 for i in range(40)],
+            "visits": [None if i == 3 else float(i % 6) for i in range(40)],
+            "label": ["a", "b", "c", "d"] * 10,
+        }
+    )
+    csv = tmp_path / "data" / "health.csv"
+    csv.parent.mkdir()
+    frame.to_csv(csv, index=False)
+    contract = infer_contract(read_csv(csv), "data/health.csv", target="label", id_column="id")
+    create_gx_project(contract, tmp_path)
+    summary = validate_data(contract, data_path=csv, gx_root=tmp_path / "gx")
+    assert summary.success, summary.to_dict()
