@@ -273,7 +273,7 @@ self-test: ## The weekly self-test here: newest allowed versions in $(SELF_TEST_
 # the same command and exit status as CI's `quality` job. OVERRIDE names who accepts a breach (CI passes the PR label).
 OVERRIDE ?=
 .PHONY: gate
-gate: $(INSTALLED) ## Check the quality gates (gates.yaml) against BASE_REF (default main); exit 1 when one is breached
+gate: $(INSTALLED) ## Check the quality gates (gates.yaml) against BASE_REF (default main); make exits 2 on a breach
 	$(BIN)/mlci gate --base-ref "$(BASE_REF)" --out "$(REPORT_DIR)" $(if $(OVERRIDE),--override "$$OVERRIDE")
 
 # The model server (mlci serve): the workspace's trained model (`make repro` first) behind HTTP on 127.0.0.1:$(PORT).
