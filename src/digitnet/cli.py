@@ -7,6 +7,7 @@ Each is a few lines that read files, call the core, write files; `predict` score
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
@@ -14,7 +15,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from digitnet.errors import TrainingInterrupted, UserFacingError
@@ -269,25 +270,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def command_logging(level: int) -> Iterator[None]:
+    """Log to stderr at `level` for one command, then put the root logger back as it was (`main` runs in-process in
+    tests: the caller's handlers are set aside, not closed, and no level outlives the call)."""
+    root = logging.getLogger()
+    handlers, root_level = root.handlers[:], root.level
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for other in handlers:
+        root.removeHandler(other)
+    root.addHandler(handler)
+    root.setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for other in handlers:
+            root.addHandler(other)
+        root.setLevel(root_level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a UserFacingError becomes one `error:` line and exit status 1."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    try:
-        return args.run(args)
-    except UserFacingError as error:
-        logger.error("%s", error)
-        return EXIT_FAILED
-    except TrainingInterrupted as stop:
-        logger.warning("%s", stop)
-        return EXIT_PREEMPTED
+    with command_logging(logging.DEBUG if args.verbose else logging.INFO):
+        try:
+            return args.run(args)
+        except UserFacingError as error:
+            logger.error("%s", error)
+            return EXIT_FAILED
+        except TrainingInterrupted as stop:
+            logger.warning("%s", stop)
+            return EXIT_PREEMPTED
 
 
 if __name__ == "__main__":

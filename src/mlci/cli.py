@@ -6,11 +6,12 @@ Every command reads files the pipeline wrote and the data contract; none imports
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mlci.errors import UserFacingError
@@ -438,22 +439,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def command_logging(level: int) -> Iterator[None]:
+    """Log to stderr at `level` for one command, then put the root logger back as it was.
+
+    `main` runs in-process too (tests, a notebook): the caller's handlers are set aside, not closed, and no level
+    outlives the call.
+    """
+    root, chatter = logging.getLogger(), logging.getLogger("great_expectations")
+    handlers, root_level, chatter_level = root.handlers[:], root.level, chatter.level
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    for other in handlers:
+        root.removeHandler(other)
+    root.addHandler(handler)
+    root.setLevel(level)
+    chatter.setLevel(logging.WARNING)  # its INFO lines are internal chatter
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+        for other in handlers:
+            root.addHandler(other)
+        root.setLevel(root_level)
+        chatter.setLevel(chatter_level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a UserFacingError becomes one `error:` line and exit status 1."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # its INFO lines are internal chatter
-    try:
-        return args.run(args)
-    except UserFacingError as error:
-        logger.error("%s", error)
-        return EXIT_FAILED
+    with command_logging(logging.DEBUG if args.verbose else logging.INFO):
+        try:
+            return args.run(args)
+        except UserFacingError as error:
+            logger.error("%s", error)
+            return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 write, and on bad input one clear `error:` line, a non-zero exit and no output that DVC could
 take as done."""
 
+import io
 import json
+import logging
 import subprocess
 
 import numpy as np
@@ -95,6 +97,23 @@ def test_predict_on_rows_missing_a_feature_names_the_columns(trained_workdir, co
     assert main(["predict", "--data", "rows.csv", "--out", "predictions.csv"]) == EXIT_FAILED
     assert _errors(capsys) == [f"rows.csv: missing feature column(s): {', '.join(dropped)}"]
     assert not (workdir / "predictions.csv").exists()
+
+
+def test_main_logs_to_stderr_then_restores_the_root_loggers_handlers_and_level(workdir, capsys):
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    root.addHandler(logging.StreamHandler(stream))
+    root.setLevel(logging.CRITICAL)
+    handlers, level = root.handlers[:], root.level
+    try:
+        assert main(["split"]) == 0
+        assert "INFO digitnet: split: train=" in capsys.readouterr().err
+        assert root.handlers == handlers and root.level == level
+        assert not stream.closed and stream.getvalue() == ""  # set aside during the command, not closed or written to
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
 
 
 def test_missing_data_tells_the_user_to_make_data_and_writes_nothing(workdir, contract, capsys):
