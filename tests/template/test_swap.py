@@ -692,7 +692,8 @@ def test_the_pull_request_workflow_passes_under_act(updated, tmp_path):
     assert sorted(results.values()) == ["succeeded"] * len(PR_JOBS), results
     assert re.search(r"All \d+ expectations passed on 600 rows of `data/loans\.csv`", run.summary("validate"))
     assert "Running stage 'train'" in run.log
-    assert "baseline reset" in run.summary("gate").lower() and "baseline reset" in run.summary("report").lower()
+    # main holds the swapped model now (merged before the update): the same task, so the gate passes against it.
+    assert run.summary("gate").startswith("## quality gate: ✅ passed") and run.summary("report")
 
 
 def test_print_the_timings(swap):
