@@ -53,7 +53,12 @@ NEW_VENV = test -x $(BIN)/python || { uv="$$(command -v uv || true)"; \
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-$(INSTALLED): pyproject.toml requirements.txt $(TORCH_LOCK) requirements/uv.txt
+# The stamp is also stale when the venv does not hold pyproject.toml's project with its console scripts, or holds
+# another distribution installed editable from here (`make rename` leaves the old one): the recipe uninstalls that one
+# first, since its console scripts (mlci too) go with it, and the editable install then recreates them.
+EDITABLES = $(BIN)/python -I scripts/editable_installs.py
+$(INSTALLED): pyproject.toml requirements.txt $(TORCH_LOCK) requirements/uv.txt \
+		$(if $(wildcard $(INSTALLED)),$(if $(shell $(EDITABLES) stale '$(PROJECT_NAME)'),FORCE))
 	@$(NEW_VENV)
 	@set -- $(if $(filter cpu,$(TORCH_VARIANT)),$(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))); \
 	installer=$(INSTALLER); \
@@ -65,15 +70,18 @@ $(INSTALLED): pyproject.toml requirements.txt $(TORCH_LOCK) requirements/uv.txt
 			else echo "warning: uv could not be installed; installing with pip (slower)" >&2; installer=pip; fi; \
 		fi; \
 	fi; \
+	others="$$($(EDITABLES) others '$(PROJECT_NAME)')"; \
 	if [ "$$installer" = uv ]; then \
 		run() { echo "+ uv $$*"; "$$uv" "$$@"; }; \
 		run pip install --quiet --python $(BIN)/python --require-hashes --no-deps -r $(TORCH_LOCK) "$$@"; \
 		run pip install --quiet --python $(BIN)/python --require-hashes -r requirements.txt; \
+		if [ -n "$$others" ]; then run pip uninstall --quiet --python $(BIN)/python $$others; fi; \
 		run pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .; \
 	else \
 		run() { echo "+ pip $$*"; $(BIN)/python -m pip "$$@"; }; \
 		run install --quiet --require-hashes --no-deps -r $(TORCH_LOCK) "$$@"; \
 		run install --quiet --require-hashes -r requirements.txt; \
+		if [ -n "$$others" ]; then run uninstall --quiet --yes $$others; fi; \
 		run install --quiet --no-deps --no-build-isolation -e .; \
 	fi
 	$(BIN)/dvc config core.analytics false
