@@ -1,75 +1,185 @@
-"""A new user's first hour: "Use this template", rename the package, then `make repro` passes with the committed
-metrics. `make lint` and `make test` in a renamed copy run in tests/template/test_swap.py, which renames its copy
-before it swaps in its own data and model (once is enough: each runs the project's whole suite).
+"""A new user's first hour: "Use this template", `make install`, `make rename` to a name that sorts after the
+machinery's, `make install` again, then `make repro` (the committed metrics), `make test` (the project's own tests)
+and `make serve` (a prediction over HTTP) pass, and the rename touched no file of the template's. `make lint` in a
+renamed copy runs in tests/template/test_swap.py.
 
-The repository's files (git ls-files, the DVC store among them) are copied into a new repository with one commit, as
-"Use this template" makes it. Rather than a fresh multi-minute install, the copy gets a small venv that sees this
-environment's packages (a .pth line) and, after the rename, installs only the renamed package into itself (editable,
-no deps). The venv is there before `make rename`, as after `make install`, so the rename re-formats with its isort and
-black.
+The copy is HEAD's files (`git archive`, the DVC store among them) in a new repository with one commit, as "Use this
+template" makes it, and its environment is its own: the Makefile makes .venv and installs the locks into it (uv and
+the wheelhouse: 10-20 s with a warm cache). It is installed before the rename, as a new user's is, so the second
+`make install` must replace the old distribution (its predictor entry point and its console scripts) with the new.
 """
 
+import json
 import os
+import signal
+import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from project_copy import PROJECT, copy_project, install_project, venv_on_top_of_this_one
+from project_copy import PROJECT, copy_project
+
+from mlci.contract import load_contract
+from mlci.template.manifest import load_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OLD_NAME = PROJECT.package
-NEW_NAME = "acme_digits"
+NEW_NAME = "zzproj"  # sorts after `mlci`: imports move, and test order changes
 
 pytestmark = pytest.mark.slow
+
+
+@dataclass(frozen=True)
+class RenamedCopy:
+    root: Path
+    env: dict
+    renamed: list[str]  # the paths the rename changed (git diff HEAD, before its commit)
+    reinstall: str  # what the `make install` after the rename printed
 
 
 def _run(command: list[str], cwd: Path, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def _commit(root: Path, message: str, init: bool = False) -> None:
-    git = ["git", "-c", "user.name=New User", "-c", "user.email=new.user@example.com"]
-    commands = ([["init", "-q", "-b", "main"]] if init else []) + [["add", "-A"], ["commit", "-q", "-m", message]]
-    for command in commands:
-        done = _run(git + command, root)
+def _commit(root: Path, message: str) -> None:
+    git = ["git", "-c", "user.name=New User", "-c", "user.email=new.user@example.com", "-c", "commit.gpgsign=false"]
+    for command in (["add", "-A"], ["commit", "-q", "-m", message]):
+        done = _run(git + command, root, timeout=60)
         assert done.returncode == 0, done.stderr
 
 
+def _make(root: Path, env: dict, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    done = _run(["make", *args], root, env, timeout)
+    assert done.returncode == 0, f"make {' '.join(args)}:\n" + done.stdout[-4000:] + done.stderr[-4000:]
+    return done
+
+
 @pytest.fixture(scope="module")
-def renamed_project(tmp_path_factory) -> tuple[Path, dict]:
-    project = copy_project(tmp_path_factory.mktemp("new-user") / "acme-digits")
-    venv = venv_on_top_of_this_one(tmp_path_factory.mktemp("venv") / "venv")
-    # A new user's environment: not this run's pytest, coverage and make state, nor MLCI_TEMPLATE_TESTS (a repository
-    # made from the template skips the template's own tests, as the copy's `make test` then does).
+def renamed_copy(tmp_path_factory) -> RenamedCopy:
+    root = copy_project(tmp_path_factory.mktemp("new-user") / "zzproj", committed_only=True).resolve()
+    # A new user's environment: not this run's venv, pytest, coverage and make state, nor MLCI_TEMPLATE_TESTS or a
+    # test scope (a repository made from the template skips the template's own tests, as the copy's `make test` does).
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "COV_", "MAKE")) and key != "MLCI_TEMPLATE_TESTS"
+        if not key.startswith(("PYTEST_", "COV_", "MAKE", "MLCI_")) and key not in ("VENV", "VIRTUAL_ENV")
     }
-    env.update(VENV=str(venv), CI="true")
-    renamed = _run(["make", "rename", f"NAME={NEW_NAME}"], project, env)
-    assert renamed.returncode == 0, renamed.stdout + renamed.stderr
-    assert f"re-formatted the rewritten Python files with isort and black ({venv}/bin/python)" in renamed.stdout
-    _commit(project, f"Rename the package to {NEW_NAME}")
-    install_project(venv, project)
-    return project, env
+    env.update(CI="true")
+    _make(root, env, "install", timeout=900)
+    renamed = _make(root, env, "rename", f"NAME={NEW_NAME}", timeout=300)
+    assert f"re-formatted the rewritten Python files with isort and black ({root}/.venv/bin/python)" in renamed.stdout
+    diff = _run(["git", "diff", "--name-only", "--no-renames", "HEAD"], root, timeout=60)
+    assert diff.returncode == 0, diff.stderr
+    _commit(root, f"Rename the package to {NEW_NAME}")
+    reinstall = _make(root, env, "install", timeout=600)
+    return RenamedCopy(root, env, diff.stdout.splitlines(), reinstall.stdout)
 
 
-def test_rename_leaves_no_trace_of_the_old_name(renamed_project):
-    project, _ = renamed_project
-    assert (project / "src" / NEW_NAME / "cli.py").is_file()
-    assert not (project / "src" / OLD_NAME).exists() and not (project / "tests" / OLD_NAME).exists()
-    leftovers = _run(["git", "grep", "-n", "-w", OLD_NAME, "--", ".", ":!LICENSE"], project)
+def test_rename_leaves_no_trace_of_the_old_name(renamed_copy):
+    root = renamed_copy.root
+    assert (root / "src" / NEW_NAME / "cli.py").is_file()
+    assert not (root / "src" / OLD_NAME).exists() and not (root / "tests" / OLD_NAME).exists()
+    leftovers = _run(["git", "grep", "-n", "-w", OLD_NAME, "--", ".", ":!LICENSE"], root, timeout=60)
     assert leftovers.stdout == ""
 
 
-def test_make_repro_passes_in_the_renamed_copy_with_the_same_metrics(renamed_project):
-    project, env = renamed_project
-    result = _run(["make", "repro"], project, env)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+def test_rename_touches_no_file_of_the_templates(renamed_copy):
+    # The old package's paths (deleted) are yours under its name, the new ones under the new name.
+    old, new = load_manifest(renamed_copy.root, package=OLD_NAME), load_manifest(renamed_copy.root)
+    assert [name for name in renamed_copy.renamed if "template" in (old.side(name), new.side(name))] == []
+    assert [name for name in renamed_copy.renamed if "yours" not in (old.side(name), new.side(name))] == []
+    assert f"src/{NEW_NAME}/cli.py" in renamed_copy.renamed and "pyproject.toml" in renamed_copy.renamed
+
+
+def test_make_install_after_the_rename_replaces_the_old_distribution_and_keeps_the_console_scripts(renamed_copy):
+    root, env = renamed_copy.root, renamed_copy.env
+    assert f"+ uv pip uninstall --quiet --python .venv/bin/python {OLD_NAME}\n" in renamed_copy.reinstall
+    scripts = root / ".venv" / "bin"
+    assert (scripts / "mlci").is_file() and (scripts / NEW_NAME).is_file() and not (scripts / OLD_NAME).exists()
+    predictors = _run(
+        [str(scripts / "python"), "-c", "from importlib.metadata import entry_points as e; print(e(group='mlci'))"],
+        root,
+        env,
+        timeout=60,
+    )
+    assert f"value='{NEW_NAME}.serving:load_predictor'" in predictors.stdout and OLD_NAME not in predictors.stdout
+    assert "Nothing to be done for 'install'" in _make(root, env, "install", timeout=120).stdout
+
+
+def test_make_repro_passes_in_the_renamed_copy_with_the_same_metrics(renamed_copy):
+    root, env = renamed_copy.root, renamed_copy.env
+    result = _make(root, env, "repro")
     assert "Running stage 'train'" in result.stdout  # the code files changed (imports), so the model is retrained
     assert f"{NEW_NAME} train" in result.stdout
     committed = (REPO_ROOT / "dvclive" / "evaluate" / "metrics.json").read_bytes()
-    assert (project / "dvclive" / "evaluate" / "metrics.json").read_bytes() == committed
-    again = _run(["make", "repro"], project, env)
-    assert "Running stage" not in again.stdout and again.returncode == 0
+    assert (root / "dvclive" / "evaluate" / "metrics.json").read_bytes() == committed
+    again = _make(root, env, "repro", timeout=300)
+    assert "Running stage" not in again.stdout
+
+
+def test_make_test_runs_the_projects_own_tests_and_passes(renamed_copy):
+    result = _make(renamed_copy.root, renamed_copy.env, "test")
+    assert f"+ pytest tests/{NEW_NAME} tests/mlci/test_smoke.py --cov={NEW_NAME}\n" in result.stdout  # project scope
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _http(url: str, payload: dict | None = None) -> tuple[int, dict]:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_make_serve_answers_a_test_row_as_the_predictions_file_says(renamed_copy, tmp_path):
+    root, env = renamed_copy.root, renamed_copy.env
+    _make(root, env, "repro")  # the model (a no-op after the repro test)
+    contract = load_contract(root / "data.schema.yaml")
+    assert contract.id, "the answer is matched to reports/predictions.csv by the contract's id"
+    first = pd.read_csv(root / "artifacts" / "split" / "test.csv").iloc[[0]]
+    row = json.loads(first.to_json(orient="records"))[0]  # plain JSON values, as a client sends them
+    predicted = pd.read_csv(root / "reports" / "predictions.csv", dtype=str).set_index(contract.id)
+    expected = (row[contract.id], predicted.loc[str(row[contract.id]), "prediction"])
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as output:
+        # Its own process group: make and the server it starts are stopped together.
+        command = ["make", "serve", f"PORT={port}"]
+        server = subprocess.Popen(
+            command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 180
+        while True:
+            try:
+                status, health = _http(f"{base}/health")
+                break
+            except OSError:  # not listening yet (URLError, a reset, a timeout)
+                assert server.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "no answer on /health within 180 s:\n" + log.read_text()
+                time.sleep(0.5)
+        assert status == 200 and health["status"] == "ok", health
+        payload = {name: row[name] for name in [contract.id, *contract.feature_names]}
+        status, body = _http(f"{base}/predict", {"rows": [payload]})
+        assert status == 200, body
+        assert [(p[contract.id], str(p["prediction"])) for p in body["predictions"]] == [expected]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
