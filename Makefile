@@ -274,7 +274,7 @@ self-test-upgrade: ## Upgrade $(VENV) to the newest versions the ranges allow (t
 
 self-test: ## The weekly self-test here: newest allowed versions in $(SELF_TEST_VENV), fast tests, pipeline
 	$(MAKE) --no-print-directory self-test-upgrade VENV=$(SELF_TEST_VENV)
-	$(MAKE) --no-print-directory test-fast VENV=$(SELF_TEST_VENV)
+	$(MAKE) --no-print-directory test-fast VENV=$(SELF_TEST_VENV) MLCI_TEST_SCOPE=full
 	$(MAKE) --no-print-directory repro VENV=$(SELF_TEST_VENV)
 
 # The quality gate (gates.yaml) on the workspace's predictions against BASE_REF's committed ones: exit 1 on a breach,

@@ -54,6 +54,20 @@ SLOW_MODULES_FIRST = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A path given to pytest that does not exist is a usage error (exit 4), under xdist too.
+
+    pytest-xdist's controller collects nothing itself, so a typo in PYTEST_ARGS (tests/typo.py) would otherwise end
+    as "no tests ran" (exit 5), which `make test` reports as nothing selected and passes.
+    """
+    if hasattr(config, "workerinput"):
+        return
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0])
+        if not arg.startswith("-") and not path.exists():
+            raise pytest.UsageError(f"file or directory not found: {arg}")
+
+
 def _module(item: pytest.Item) -> str:
     return Path(str(item.path)).relative_to(REPO_ROOT / "tests").as_posix()
 

@@ -1,6 +1,7 @@
 """What a failure leaves behind, in copies of the repository: data validation rejects a file before DVC records it
 (data.dvc, the DVC cache and the committed summary stay as they were), a failing stage keeps the committed metrics,
-and a pull of data that no DVC store holds names the file and the fix. No test here trains a model."""
+and a pull of data that no DVC store holds names the file and the fix; a mistyped test path fails `make test`. No
+test here trains a model."""
 
 import json
 import os
@@ -182,3 +183,12 @@ def test_make_data_names_the_file_no_store_holds_and_the_fix(workspace):
         "`dvc push` on the machine that has it, or `git checkout <commit> -- data.dvc` for a version that was pushed"
     )
     assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: \.dvc/tmp/data-pulled\] Error 1", make_error), make_error
+
+
+# ------------------------------------------------------------------------------------------ a mistyped test path
+@pytest.mark.parametrize("target", ["test", "test-fast"])
+def test_make_test_fails_on_a_test_path_that_does_not_exist(pulled, target):
+    """pytest-xdist alone would collect nothing (exit 5, which `make test` takes for an empty selection) and pass."""
+    done = _run([*MAKE, target, "PYTEST_ARGS=tests/no_such_test_file.py"], pulled)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "ERROR: file or directory not found: tests/no_such_test_file.py" in done.stderr, done.stdout + done.stderr

@@ -71,6 +71,7 @@ def test_install_fails_naming_the_package_when_a_locked_hash_is_tampered(tmp_pat
     for name in ("Makefile", "pyproject.toml", "requirements.txt"):
         shutil.copy2(REPO_ROOT / name, project / name)
     shutil.copytree(REPO_ROOT / "requirements", project / "requirements")
+    shutil.copytree(REPO_ROOT / "scripts", project / "scripts")  # make install runs scripts/editable_installs.py
     lock = project / "requirements.txt"
     text = lock.read_text()
     start = re.search(r"^six==(\S+) \\$", text, flags=re.MULTILINE)

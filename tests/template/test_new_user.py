@@ -104,12 +104,16 @@ def test_make_install_after_the_rename_replaces_the_old_distribution_and_keeps_t
     scripts = root / ".venv" / "bin"
     assert (scripts / "mlci").is_file() and (scripts / NEW_NAME).is_file() and not (scripts / OLD_NAME).exists()
     predictors = _run(
-        [str(scripts / "python"), "-c", "from importlib.metadata import entry_points as e; print(e(group='mlci'))"],
+        [
+            str(scripts / "python"),
+            "-c",
+            "from importlib.metadata import entry_points as e; print(*(p.value for p in e(group='mlci')))",
+        ],
         root,
         env,
         timeout=60,
     )
-    assert f"value='{NEW_NAME}.serving:load_predictor'" in predictors.stdout and OLD_NAME not in predictors.stdout
+    assert predictors.stdout.split() == [f"{NEW_NAME}.serving:load_predictor"]  # one predictor: the old one is gone
     assert "Nothing to be done for 'install'" in _make(root, env, "install", timeout=120).stdout
 
 

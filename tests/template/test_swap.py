@@ -464,7 +464,7 @@ def swap(tmp_path_factory) -> Swap:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "COV_", "MAKE")) and key not in ("MLCI_TEMPLATE_TESTS", "VIRTUAL_ENV")
+        if not key.startswith(("PYTEST_", "COV_", "MAKE", "MLCI_")) and key != "VIRTUAL_ENV"
     }
     env.update(VENV=str(venv), CI="true", PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
     swap = Swap(project, venv, env, template)
@@ -693,7 +693,7 @@ def test_the_pull_request_workflow_passes_under_act(updated, tmp_path):
     assert re.search(r"All \d+ expectations passed on 600 rows of `data/loans\.csv`", run.summary("validate"))
     assert "Running stage 'train'" in run.log
     # main holds the swapped model now (merged before the update): the same task, so the gate passes against it.
-    assert run.summary("gate").startswith("## quality gate: ✅ passed") and run.summary("report")
+    assert run.summary("gate").startswith("## Quality gate: ✅ passed") and run.summary("report")
 
 
 def test_print_the_timings(swap):

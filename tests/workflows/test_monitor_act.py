@@ -161,7 +161,7 @@ def test_a_failing_self_test_opens_an_issue_naming_the_first_failure(self_test_s
     assert issue["title"] == "Self-test: the newest dependency versions fail at the fast tests"
     body = issue["body"]
     assert "First failure: **fast tests (make test-fast)**." in body
-    assert "no_such_test_file.py" in body  # the tail of the failed step's log
+    assert "no_such_test_file.py" in body, step.run.tail(120)  # the tail of the failed step's log
     assert "### Packages that moved from the locks" in body
     assert body.rstrip().endswith(SELF_TEST_MARKER)
 
