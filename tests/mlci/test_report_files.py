@@ -201,6 +201,16 @@ def test_regression_project_gets_residuals_and_a_scatter(repo: Path, tmp_path: P
     assert (out / "predicted_vs_actual.png").read_bytes().startswith(PNG_SIGNATURE)
 
 
+def test_an_image_of_an_earlier_run_that_this_run_has_no_data_for_is_removed(repo: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    build_report_files(repo, "main", out, permutations=50)
+    assert (out / "confusion_difference.png").is_file()
+    (out / "notes.png").write_bytes(PNG_SIGNATURE)  # not one of the report's: left alone
+    text = build_report_files(repo, None, out).read_text(encoding="utf-8")  # no base now: no difference to draw
+    assert "confusion_difference.png" not in text
+    assert sorted(path.name for path in out.glob("*.png")) == ["confusion_matrix.png", "notes.png", "training_curves.png"]
+
+
 def test_unknown_base_ref_says_how_to_fetch_it(repo: Path, tmp_path: Path):
     with pytest.raises(ReportError) as error:
         build_report_files(repo, "no-such-branch", tmp_path / "out")

@@ -109,6 +109,9 @@ def write_report(inputs: ReportInputs, root: Path, out_dir: Path, artifact_name:
     `comment-data.json` (numbers and names: what a fork PR's comment is rendered from)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     images = _render_images(Path(root), out_dir, inputs)
+    # An image an earlier run drew that this one has no data for (no base now, another task) would be stale.
+    for name in {CURVES_PNG, CONFUSION_PNG, CONFUSION_DIFF_PNG, SCATTER_PNG} - {name for _, name in images}:
+        (out_dir / name).unlink(missing_ok=True)
     inputs = replace(inputs, images=tuple(images))
     report = out_dir / REPORT_MD
     report.write_text(render_markdown(inputs), encoding="utf-8")
