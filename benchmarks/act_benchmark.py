@@ -125,7 +125,7 @@ class Tests:
         scopes = [match for line in lines if (match := SCOPE_LINE.search(line))]
         summaries = [match["counts"] for line in lines if (match := PYTEST_SUMMARY.search(line))]
         coverages = [match[1] for line in lines if (match := COVERAGE.search(line))]
-        scope = f"{scopes[-1]['scope']} ({scopes[-1]['reason']})" if scopes else "scope not printed"
+        scope = f"{scopes[-1]['scope']} ({scopes[-1]['reason']})" if scopes else "not printed"
         summary = summaries[-1] if summaries else "no pytest summary"
         return cls(scope, summary, f"coverage {coverages[-1]}%" if coverages else "no coverage total")
 

@@ -246,13 +246,16 @@ def _floor_checks(gates: Gates, comparison: Comparison) -> list[Check]:
     return checks
 
 
-def _regression_checks(gates: Gates, comparison: Comparison) -> list[Check]:
+def _regression_checks(gates: Gates, comparison: Comparison, not_compared: str | None = None) -> list[Check]:
     checks = []
     for name, allowed in gates.max_regression.items():
         gate = f"{name}: {allowed:+g}"
         metric = comparison.metric(name)
         if comparison.mode in (NO_BASE, NO_BASE_PREDICTIONS) or metric is None or metric.delta is None:
-            why = "no base to compare with" if comparison.mode == NO_BASE else "the base has no per-row predictions"
+            if comparison.mode == NO_BASE:
+                why = not_compared or "no base to compare with"
+            else:
+                why = "the base has no per-row predictions"
             checks.append(Check(gate, REGRESSION, "—", SKIPPED, why))
             continue
         delta = metric.delta
@@ -299,10 +302,16 @@ def _slice_checks(gates: Gates, slices: Mapping[str, Mapping]) -> list[Check]:
     return checks
 
 
-def evaluate_gates(gates: Gates, comparison: Comparison, slices: Mapping[str, Mapping]) -> tuple[Check, ...]:
-    """Each declared gate checked against the comparison (floors, regressions) and the slices (worst slice)."""
+def evaluate_gates(
+    gates: Gates, comparison: Comparison, slices: Mapping[str, Mapping], not_compared: str | None = None
+) -> tuple[Check, ...]:
+    """Each declared gate checked against the comparison (floors, regressions) and the slices (worst slice).
+
+    `not_compared` says why a base that exists is not compared (a baseline reset): the skipped regressions say it.
+    """
     check_metric_names(gates, comparison.task)
-    return (*_floor_checks(gates, comparison), *_regression_checks(gates, comparison), *_slice_checks(gates, slices))
+    regressions = _regression_checks(gates, comparison, not_compared)
+    return (*_floor_checks(gates, comparison), *regressions, *_slice_checks(gates, slices))
 
 
 # ------------------------------------------------------------------------------------------------------- the result
@@ -418,7 +427,7 @@ def assess(
     )
     gates_text = gates_file.read_text(encoding="utf-8") if gates_file.is_file() else None
     return GateResult(
-        checks=evaluate_gates(gates, comparison, slices),
+        checks=evaluate_gates(gates, comparison, slices, not_compared=note),
         comparison=comparison,
         declared=gates.declared,
         override=override,

@@ -28,7 +28,7 @@ from mlci.gate import (
     load_gates,
 )
 from mlci.stats import compare_predictions
-from tests.mlci.frames import CLASSES, write_project
+from tests.mlci.frames import CLASSES, contract_dict, write_project
 
 GATES = {
     "gates": {
@@ -227,6 +227,17 @@ def test_a_base_without_predictions_skips_the_regression_gate_with_a_notice(repo
     assert result.status == "passed"
     assert check(result.checks, "accuracy: -0.01").status == SKIPPED
     assert result.comparison.note == "the base has no per-row predictions: this PR's intervals only, no Δ interval"
+
+
+def test_after_a_baseline_reset_the_summary_says_once_why_the_base_is_not_compared(repo: Path):
+    write_project(repo, 0.97, 10, contract=contract_dict(classes=[*CLASSES, "fox"]), predictions=predictions(269, 0.97))
+    assert run_gate(repo) == 0
+    result = assess(repo, "main")
+    reason = "baseline reset (the classes changed (added `fox`)): the base is not compared"
+    assert result.note == reason and check(result.checks, "accuracy: -0.01").detail == reason
+    text = (repo / "report/gate.md").read_text(encoding="utf-8")
+    assert "Compared with the base" not in text and "no base to compare with" not in text
+    assert text.count("the base is not compared") == 2  # the skipped gate's row and the notice under the table
 
 
 def test_the_suite_never_writes_into_the_job_summary_of_the_job_running_it(tmp_path_factory):

@@ -208,7 +208,11 @@ def test_an_image_of_an_earlier_run_that_this_run_has_no_data_for_is_removed(rep
     (out / "notes.png").write_bytes(PNG_SIGNATURE)  # not one of the report's: left alone
     text = build_report_files(repo, None, out).read_text(encoding="utf-8")  # no base now: no difference to draw
     assert "confusion_difference.png" not in text
-    assert sorted(path.name for path in out.glob("*.png")) == ["confusion_matrix.png", "notes.png", "training_curves.png"]
+    assert sorted(path.name for path in out.glob("*.png")) == [
+        "confusion_matrix.png",
+        "notes.png",
+        "training_curves.png",
+    ]
 
 
 def test_unknown_base_ref_says_how_to_fetch_it(repo: Path, tmp_path: Path):

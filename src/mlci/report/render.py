@@ -276,13 +276,18 @@ def gate_lines(result: GateResult, heading: str = "###") -> list[str]:
 
 def gate_summary_markdown(result: GateResult) -> str:
     """The quality job's summary: the gate, then the intervals it was checked on."""
-    against = f"Compared with the base {_code(result.base_name)}." if result.base_name else "No base to compare with."
+    if not result.base_name:
+        against = ["No base to compare with."]
+    elif result.note is None:
+        against = [f"Compared with the base {_code(result.base_name)}."]
+    else:
+        against = []  # the gate's notice says why the base is not compared
     sections = [
         gate_lines(result, heading="##"),
-        [against],
+        against,
         interval_lines(result.comparison, result.base_name, compared=result.note is None),
     ]
-    return "\n\n".join("\n".join(section) for section in sections) + "\n"
+    return "\n\n".join("\n".join(section) for section in sections if section) + "\n"
 
 
 def _quality(inputs: ReportInputs) -> list[str]:
