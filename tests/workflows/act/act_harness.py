@@ -55,8 +55,11 @@ CONTAINER_OPTIONS_VARIABLE = "GPU_CONTAINER_OPTIONS"
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*['\"]?(?P<ref>[^'\"\s#]+)", re.MULTILINE)
 REMOTE = re.compile(r"^(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+)(?:/[^@]*)?@(?P<version>[\w.-]+)$")
 JOB_RESULT = re.compile(r"^\[(?P<job>[^\]]+)\] \S+\s+Job (?P<result>succeeded|failed)\s*$", re.MULTILINE)
-# Variables of the calling shell that must not leak into a local run (a token would let a step post for real).
-LEAKY_ENV = re.compile(r"^(GITHUB_|GH_|ACTIONS_|RUNNER_|INPUT_)|^(ACT|CI|MAKEFLAGS|MAKELEVEL|MFLAGS|MLCI_TEST_SCOPE)$")
+# Variables of the calling shell that must not leak into a local run: a token would let a step post for real; the
+# others GitHub's runners do not set (PYTHONDONTWRITEBYTECODE makes every Python process recompile its imports).
+LEAKY_ENV = re.compile(
+    r"^(GITHUB_|GH_|ACTIONS_|RUNNER_|INPUT_)|^(ACT|CI|MAKEFLAGS|MAKELEVEL|MFLAGS|MLCI_TEST_SCOPE|PYTHONDONTWRITEBYTECODE)$"
+)
 
 
 # The pull-request workflow's (ci.yml's) jobs, by name.
