@@ -58,7 +58,8 @@ JOB_RESULT = re.compile(r"^\[(?P<job>[^\]]+)\] \S+\s+Job (?P<result>succeeded|fa
 # Variables of the calling shell that must not leak into a local run: a token would let a step post for real; the
 # others GitHub's runners do not set (PYTHONDONTWRITEBYTECODE makes every Python process recompile its imports).
 LEAKY_ENV = re.compile(
-    r"^(GITHUB_|GH_|ACTIONS_|RUNNER_|INPUT_)|^(ACT|CI|MAKEFLAGS|MAKELEVEL|MFLAGS|MLCI_TEST_SCOPE|PYTHONDONTWRITEBYTECODE)$"
+    r"^(GITHUB_|GH_|ACTIONS_|RUNNER_|INPUT_)"
+    r"|^(ACT|CI|MAKEFLAGS|MAKELEVEL|MFLAGS|MLCI_TEST_SCOPE|PYTHONDONTWRITEBYTECODE)$"
 )
 
 
