@@ -390,6 +390,27 @@ def test_lower_is_better_for_loss_and_regression_errors():
     assert "| `step` | 15 | 12 | +3 |  |" in render_markdown(inputs())  # a counter: neither better nor worse
 
 
+def test_the_residuals_table_takes_the_interval_verdict_of_mae_and_rmse():
+    """RMSE 1.4 -> 1.5 at face value is worse; its paired Δ interval covers 0, so both tables say within noise."""
+    noise = Comparison(
+        "regression",
+        310,
+        (
+            MetricComparison("mae", Interval(1.1, 1.0, 1.2), Interval(1.2, 1.1, 1.3), Interval(-0.1, -0.15, -0.05)),
+            MetricComparison("rmse", Interval(1.5, 1.3, 1.7), Interval(1.4, 1.2, 1.6), Interval(0.1, -0.05, 0.25)),
+        ),
+        mode=PAIRED,
+        base_rows=300,
+    )
+    quality = GateResult((), noise, declared=False, base_name="main (1a2b3c4)")
+    text = render_markdown(replace(regression(), quality=quality))
+    residuals = text[text.index("### Residuals") :]
+    assert "| RMSE | 1.5000 | 1.4000 | +0.1000 | ⚪ within noise |" in residuals
+    assert "| MAE | 1.1000 | 1.2000 | -0.1000 | 🟢 better |" in residuals
+    assert "| R² | 0.8100 | 0.8000 | +0.0100 | 🟢 better |" in residuals  # no interval: the face value
+    assert "🔴" not in text
+
+
 def test_comment_variant_names_the_images_instead_of_linking_them():
     text = render_markdown(inputs(), image_note="Images are in the `pr-report` artifact.")
     assert "![" not in text

@@ -360,7 +360,8 @@ def _residuals(inputs: ReportInputs) -> list[str]:
     for key, value in inputs.residuals.items():
         row = [names.get(key, _cell(key)), _number(value)]
         if compared:
-            row += [_number(base.get(key)), *_delta_and_marker(key, value, base.get(key))]
+            # MAE and RMSE take the verdict of their Δ interval (the intervals table's), not the face value.
+            row += [_number(base.get(key)), *_marked(inputs, key, value, base.get(key))]
         rows.append(row)
     header = ["statistic", "this PR"] + (["base", "Δ", ""] if compared else [])
     return [
