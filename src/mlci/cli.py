@@ -57,7 +57,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_infer(args: argparse.Namespace) -> int:
-    from mlci.contract import dump_contract, infer_contract, read_csv
+    from mlci.contract import CONTRACT_GUIDE, DRAFT_NOTE, contract_header, dump_contract, infer_contract, read_csv
 
     contract = infer_contract(
         read_csv(args.data),
@@ -67,11 +67,12 @@ def cmd_schema_infer(args: argparse.Namespace) -> int:
         task=args.task,
         margin=args.margin,
     )
-    header = (
-        f"# Drafted by `mlci schema infer` from {args.data.as_posix()}: observed ranges widened by {args.margin:.0%}\n"
+    out = args.out
+    draft_note = (
+        f"{DRAFT_NOTE} from {args.data.as_posix()}: observed ranges widened by {args.margin:.0%}\n"
         "# of their span. Review every range, class and share before committing; then `make suite`.\n"
     )
-    out = args.out
+    header = draft_note + contract_header(out) if out is not None else draft_note + CONTRACT_GUIDE
     if out is None:
         import tempfile
 

@@ -254,6 +254,34 @@ def _flow(mapping: Mapping) -> str:
     return yaml.safe_dump(mapping, default_flow_style=True, sort_keys=False, allow_unicode=True, width=math.inf).strip()
 
 
+# What a drafted contract starts with when the file it replaces has no comment block of its own.
+CONTRACT_GUIDE = """\
+# The data contract: what the raw data must look like before any training.
+# The GX suite under gx/ is generated from it (`make suite`), drift picks its tests from the feature types, and the
+# project reads its id, target and features from here.
+#
+# path: the data file (tracked by data.dvc); id: a unique row id (optional); target: what the model predicts
+#   (classification: classes and the share of rows each may hold; regression: min/max);
+# rows: row-count bounds; features: type int | float | category | text, min/max or values, nullable (default false).
+"""
+DRAFT_NOTE = "# Drafted by `mlci schema infer`"
+
+
+def contract_header(path: str | Path) -> str:
+    """The comment block a redrafted contract keeps: the leading comments of the file at `path` (an earlier draft's
+    note left out), or CONTRACT_GUIDE when there is none."""
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.is_file() else []
+    block = []
+    for line in lines:
+        if not line.startswith("#"):
+            break
+        block.append(line)
+    while block and block[0].startswith(DRAFT_NOTE):  # the note and its continuation line
+        block = block[2:]
+    return "".join(block) or CONTRACT_GUIDE
+
+
 def dump_contract(contract: DataContract, path: str | Path, header: str = "") -> None:
     """Write the contract as YAML (atomically), features one per line so a review reads it column by column."""
     path = Path(path)

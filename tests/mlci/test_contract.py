@@ -191,3 +191,23 @@ def test_inference_keeps_whole_floats_as_floats_and_takes_a_two_valued_integer_c
         "smoker": ("category", ("0", "1"), False),
         "visits": ("int", None, True),
     }
+
+
+def test_a_redrafted_contract_keeps_the_files_comment_block_and_a_new_one_gets_the_guide(tmp_path):
+    from mlci.cli import main
+    from mlci.contract import CONTRACT_GUIDE
+
+    data = tmp_path / "table.csv"
+    pd.DataFrame({"size": [1.5, 2.0, 3.5, 4.0], "kind": ["a", "b", "a", "b"]}).to_csv(data, index=False)
+    out = tmp_path / "schema.yaml"
+    command = ["schema", "infer", str(data), "--target", "kind", "--out", str(out)]
+    assert main(command) == 0
+    first = out.read_text(encoding="utf-8")
+    assert first.startswith("# Drafted by `mlci schema infer` from ") and CONTRACT_GUIDE in first
+    out.write_text("# Ours: sizes in cm.\n" + first.split(CONTRACT_GUIDE)[1], encoding="utf-8")  # a user's header
+    assert main(command) == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("# Drafted by `mlci schema infer` from ") and lines[2:4] == [
+        "# Ours: sizes in cm.",
+        "path: " + data.as_posix(),
+    ]
