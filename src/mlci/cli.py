@@ -57,7 +57,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema_infer(args: argparse.Namespace) -> int:
-    from mlci.contract import CONTRACT_GUIDE, DRAFT_NOTE, contract_header, dump_contract, infer_contract, read_csv
+    from mlci.contract import DRAFT_NOTE, contract_header, dump_contract, infer_contract, read_csv
 
     contract = infer_contract(
         read_csv(args.data),
@@ -72,7 +72,7 @@ def cmd_schema_infer(args: argparse.Namespace) -> int:
         f"{DRAFT_NOTE} from {args.data.as_posix()}: observed ranges widened by {args.margin:.0%}\n"
         "# of their span. Review every range, class and share before committing; then `make suite`.\n"
     )
-    header = draft_note + contract_header(out) if out is not None else draft_note + CONTRACT_GUIDE
+    header = draft_note + contract_header(out)
     if out is None:
         import tempfile
 

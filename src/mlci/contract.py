@@ -267,11 +267,11 @@ CONTRACT_GUIDE = """\
 DRAFT_NOTE = "# Drafted by `mlci schema infer`"
 
 
-def contract_header(path: str | Path) -> str:
+def contract_header(path: str | Path | None) -> str:
     """The comment block a redrafted contract keeps: the leading comments of the file at `path` (an earlier draft's
-    note left out), or CONTRACT_GUIDE when there is none."""
-    path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.is_file() else []
+    note left out), or CONTRACT_GUIDE when there is none (or no file: a draft to stdout)."""
+    path = Path(path) if path is not None else None
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path and path.is_file() else []
     block = []
     for line in lines:
         if not line.startswith("#"):
