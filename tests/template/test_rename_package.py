@@ -228,7 +228,12 @@ def test_without_isort_and_black_the_rename_goes_ahead_and_says_to_run_make_form
 
 
 def _files_under(folder: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    """The bytes of each file under `folder`, less Python's bytecode caches (running the rename script writes them)."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in folder.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
 
 
 def _template_files(project: Path) -> dict[str, bytes]:
