@@ -25,7 +25,7 @@ from mlci.drift import (
 )
 from mlci.gate import BREACHED, FLOOR, PASSED, REGRESSION, SKIPPED, WORST_SLICE, Check, GateResult
 from mlci.report import ReportInputs, render_markdown
-from mlci.report.render import gate_summary_markdown
+from mlci.report.render import gate_summary_markdown, interval_lines
 from mlci.stats import NO_BASE, NO_BASE_PREDICTIONS, PAIRED, UNPAIRED, Comparison, Interval, McNemar, MetricComparison
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -422,3 +422,14 @@ def test_untrusted_text_cannot_break_out_of_a_table_cell():
     metrics[EVALUATE]["bad|name`"] = "x\ny"
     text = render_markdown(inputs(metrics=metrics))
     assert "| `bad\\|name'` | x y | — | — | 🆕 new |" in text
+
+
+def test_a_small_test_split_is_warned_of_with_the_width_of_its_first_interval():
+    small = replace(NOISE, rows=40)
+    lines = interval_lines(small, "main")
+    assert (
+        "> **Warning:** the test split has 40 rows (fewer than 100): the 95% interval of `accuracy` is 0.0408 wide, so "
+        "a change smaller than that cannot be told from luck. More rows in the test split (more data, or a larger test "
+        "share in `params.yaml`) narrow every interval."
+    ) in lines
+    assert not [line for line in interval_lines(NOISE, "main") if "Warning" in line]  # 269 rows: no warning

@@ -185,6 +185,26 @@ def _interval(interval: Interval | None, signed: bool = False) -> str:
     return f"{form.format(interval.estimate)} [{form.format(interval.low)}, {form.format(interval.high)}]"
 
 
+# Under this many test rows an interval is too wide for most changes to show: the report says how wide.
+SMALL_TEST_SPLIT = 100
+
+
+def small_split_lines(comparison: Comparison) -> list[str]:
+    """A warning when the test split is too small for its intervals to tell a change from luck, with the width of
+    the first metric's interval (the one the task leads with); nothing otherwise."""
+    first = comparison.metrics[0].pr if comparison.metrics else None
+    if comparison.rows >= SMALL_TEST_SPLIT or first is None or math.isnan(first.low):
+        return []
+    level = f"{comparison.confidence:.0%}"
+    return [
+        "",
+        f"> **Warning:** the test split has {comparison.rows} rows (fewer than {SMALL_TEST_SPLIT}): the {level} "
+        f"interval of `{comparison.metrics[0].name}` is {first.high - first.low:.4f} wide, so a change smaller than "
+        "that cannot be told from luck. More rows in the test split (more data, or a larger test share in "
+        f"`{PARAMS}`) narrow every interval.",
+    ]
+
+
 def interval_lines(comparison: Comparison, base_name: str | None, compared: bool = True) -> list[str]:
     """The table of the metrics computed from the predictions, each with its interval, and the Δ against the base
     with its verdict; then how it was computed (and why it is not paired, when it is not)."""
@@ -221,6 +241,7 @@ def interval_lines(comparison: Comparison, base_name: str | None, compared: bool
     elif comparison.mode == UNPAIRED:
         how += f" Δ: each side resampled on its own ({comparison.base_rows} rows on the base)."
     lines.append(how)
+    lines += small_split_lines(comparison)
     if with_base:
         lines += [
             "",
