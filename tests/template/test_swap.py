@@ -19,6 +19,7 @@ new-user test does; its `make test` runs without MLCI_TEMPLATE_TESTS, as a repos
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -484,6 +485,7 @@ def swap(tmp_path_factory) -> Swap:
     )
     swap.must("make suite", ["make", "suite"])
     swap.must("dvc add data && dvc push", "dvc add -q data && dvc push -q")
+    swap.must("dvc gc (the bundled store)", "dvc gc --workspace --cloud --remote bundled --force -q")
 
     # README: the model, its preprocessing, the slices, the quality gates and the tests that assert digit facts.
     swap.edit(f"src/{PACKAGE}/preprocess.py", PREPROCESS)
@@ -518,8 +520,28 @@ def test_readme_names_every_file_the_user_edits_and_every_command_run(swap):
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Make it yours", 1)[1].split("\n## ", 1)[0]
     assert [path for path in HAND_EDITED if Path(path).name not in section] == []
-    for command in ("make schema CSV=", "make suite", "dvc add data && dvc push", "make repro && make test"):
+    commands = ("git switch -c", "make schema CSV=", "make suite", "dvc add data && dvc push", "dvc gc --workspace")
+    for command in (*commands, "make repro && make test", "make act"):
         assert command in section, command
+
+
+def _stored(project: Path, ref: str) -> list[str]:
+    """The bundled store's files for the data data.dvc tracks at `ref`: the directory's manifest and each file in it."""
+
+    def show(path: str) -> str:
+        return subprocess.run(["git", "show", f"{ref}:{path}"], cwd=project, capture_output=True, text=True).stdout
+
+    def where(digest: str) -> str:
+        return f"dvc-store/files/md5/{digest[:2]}/{digest[2:]}"
+
+    manifest = where(re.search(r"md5: (\S+)", show("data.dvc")).group(1))
+    return [manifest, *(where(entry["md5"]) for entry in json.loads(show(manifest)))]
+
+
+def test_the_bundled_store_holds_the_new_data_and_not_the_reference_data(swap):
+    assert [name for name in _stored(swap.project, "HEAD") if not (swap.project / name).is_file()] == []
+    reference = _stored(swap.project, "main")  # main's own commit keeps them until the PR merges
+    assert len(reference) == 2 and [name for name in reference if (swap.project / name).exists()] == []
 
 
 def test_make_repro_trains_on_the_new_data(swap):
