@@ -1,7 +1,9 @@
-"""The train/evaluate commands as separate processes: byte-identical model folder, metrics and predictions, resume
-after SIGKILL, SIGTERM."""
+"""The train/evaluate commands as separate processes, against one uninterrupted run on the same split: a run stopped
+by SIGTERM and one killed by SIGKILL each resume, in new processes, to the byte-identical model folder, metrics and
+predictions. So the same params and data give the same bytes whichever processes run them."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,14 +32,15 @@ def _digitnet(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="session")
-def split_project(write_project):
-    """Write a scratch project into a folder and run `digitnet split` there."""
+@pytest.fixture(scope="module")
+def split_project(tmp_path_factory, write_project):
+    """Copy a scratch project, split once by `digitnet split`, into a folder: every run here trains on one split."""
+    split = write_project(tmp_path_factory.mktemp("split"), PARAMS)
+    done = _digitnet("split", cwd=split)
+    assert done.returncode == 0, done.stderr
 
     def make(root: Path) -> Path:
-        write_project(root, PARAMS)
-        split = _digitnet("split", cwd=root)
-        assert split.returncode == 0, split.stderr
+        shutil.copytree(split, root, dirs_exist_ok=True)
         return root
 
     return make
@@ -78,13 +81,31 @@ def _start_training_and_wait_for_checkpoint(root: Path) -> subprocess.Popen:
 
 @pytest.fixture(scope="module")
 def reference_outputs(tmp_path_factory, split_project) -> dict[str, bytes]:
+    """An uninterrupted train and evaluate, each in a process of its own."""
     return _train_and_evaluate(split_project(tmp_path_factory.mktemp("reference")))
 
 
-def test_same_params_and_data_give_a_byte_identical_model_folder_metrics_and_predictions(
+def _resume_and_evaluate(root: Path) -> dict[str, bytes]:
+    resumed = _digitnet("train", cwd=root)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from checkpoint checkpoints/train.pt after epoch" in resumed.stderr
+    evaluated = _digitnet("evaluate", cwd=root)
+    assert evaluated.returncode == 0, evaluated.stderr
+    return _evaluation_files(root)
+
+
+def test_sigterm_saves_a_checkpoint_exits_with_the_preempted_code_and_the_rerun_is_byte_identical(
     reference_outputs, tmp_path, split_project
 ):
-    assert _train_and_evaluate(split_project(tmp_path)) == reference_outputs
+    root = split_project(tmp_path)
+    process = _start_training_and_wait_for_checkpoint(root)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == EXIT_PREEMPTED, stderr
+    assert "checkpoint saved, run again to resume" in stderr
+    assert (root / "checkpoints" / "train.pt").is_file()
+    assert not (root / "artifacts/model").exists()
+    assert _resume_and_evaluate(root) == reference_outputs
 
 
 def test_training_killed_mid_run_resumes_to_the_same_model_folder_metrics_and_predictions(
@@ -95,20 +116,4 @@ def test_training_killed_mid_run_resumes_to_the_same_model_folder_metrics_and_pr
     process.kill()
     process.wait()
     assert not (root / "artifacts/model/model.pt").exists()
-    resumed = _digitnet("train", cwd=root)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from checkpoint checkpoints/train.pt after epoch" in resumed.stderr
-    evaluated = _digitnet("evaluate", cwd=root)
-    assert evaluated.returncode == 0, evaluated.stderr
-    assert _evaluation_files(root) == reference_outputs
-
-
-def test_sigterm_saves_a_checkpoint_and_exits_with_the_preempted_code(tmp_path, split_project):
-    root = split_project(tmp_path)
-    process = _start_training_and_wait_for_checkpoint(root)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == EXIT_PREEMPTED, stderr
-    assert "checkpoint saved, run again to resume" in stderr
-    assert (root / "checkpoints" / "train.pt").is_file()
-    assert not (root / "artifacts/model").exists()
+    assert _resume_and_evaluate(root) == reference_outputs
