@@ -54,6 +54,14 @@ SLOW_MODULES_FIRST = (
 )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reverse-order",
+        action="store_true",
+        help="run the tests last to first (with -p no:xdist: shows no test depends on another's leftovers)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """A path given to pytest that does not exist is a usage error (exit 4), under xdist too.
 
@@ -77,6 +85,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     rank = {module: position for position, module in enumerate(SLOW_MODULES_FIRST)}
     items.sort(key=lambda item: rank.get(_module(item), len(rank)))  # stable: the rest keep their order
+    if config.getoption("reverse_order"):
+        items.reverse()
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none is available here")
     skip_template = pytest.mark.skip(reason="the template's own plumbing: set MLCI_TEMPLATE_TESTS=1 to run it")
     run_template = os.environ.get("MLCI_TEMPLATE_TESTS") == "1"
