@@ -75,14 +75,15 @@ def _open_live(partial: Path):
         ) from error
 
 
-def _write_training_curves(history: list, out_dir: Path) -> None:
+def _write_training_curves(history: list, score_name: str, out_dir: Path) -> None:
+    """Loss and score per epoch on each split: dvclive/train/plots/metrics/<split>/{loss,<score_name>}.tsv."""
     partial = out_dir.with_name(out_dir.name + ".partial")
     with _open_live(partial) as live:
         for stats in history:
             live.step = stats.epoch
             for split in ("train", "val"):
                 live.log_metric(f"{split}/loss", getattr(stats, f"{split}_loss"))
-                live.log_metric(f"{split}/accuracy", getattr(stats, f"{split}_accuracy"))
+                live.log_metric(f"{split}/{score_name}", getattr(stats, f"{split}_score"))
     replace_dir(partial, out_dir)
 
 
@@ -141,6 +142,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             should_stop=lambda: bool(stop_requested),
             ranks=ranks,
             spec=spec,
+            target_std=preprocessor.target_std if not preprocessor.classes else 1.0,
         )
     except TrainingInterrupted as stop:
         if ranks.is_main:  # `make repro` and the pipeline workflow tell preemption from failure by this file
@@ -171,10 +173,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             "model_files": model_files(args.model_dir),
         },
     )
-    _write_training_curves(result.history, args.live_dir)
+    _write_training_curves(result.history, result.score_name, args.live_dir)
     remove_checkpoint(args.checkpoint)  # the run is complete: the next one starts fresh
     final = result.history[-1]
-    logger.info("trained %d epochs: val_accuracy=%.4f", final.epoch, final.val_accuracy)
+    logger.info("trained %d epochs: val_%s=%.4f", final.epoch, result.score_name, final.val_score)
     return 0
 
 
@@ -205,7 +207,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     evaluation = evaluate(saved, read_raw_csv(args.data), contract, batch_size=config.evaluate.batch_size)
     _write_evaluation(evaluation, args.live_dir)
     write_csv(evaluation.predictions, args.predictions)
-    logger.info("test accuracy=%.4f macro_f1=%.4f", evaluation.accuracy, evaluation.macro_f1)
+    logger.info("test %s", " ".join(f"{name}={value:.4f}" for name, value in evaluation.headline().items()))
     return 0
 
 

@@ -1,7 +1,9 @@
 """YOURS to replace: score the model on held-out data. Metrics, per-class scores, named slices, per-row predictions.
 
-The per-row predictions (id, target, prediction, class probabilities) are what the template's report and quality
-gate read; keep writing them in that shape when you change the metrics.
+The contract's `target.task` decides the metrics: accuracy, macro-F1 and per-class scores for a classification; MAE,
+RMSE and R² for a regression. The per-row predictions (id, target, prediction, and a classification's class
+probabilities) are what the template's report and quality gate read; keep writing them in that shape when you
+change the metrics.
 """
 
 from __future__ import annotations
@@ -50,22 +52,18 @@ SLICES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The metrics (as written to metrics.json) and the per-row predictions (as written to predictions.csv)."""
+    """The metrics as written to metrics.json (rounded, so the file is stable and readable: the task's scalar
+    metrics first, then a classification's `per_class`, then `slices`) and the per-row predictions."""
 
-    accuracy: float
-    macro_f1: float
-    per_class: dict[str, dict[str, float]]
-    slices: dict[str, dict[str, float]]
+    metrics: dict
     predictions: pd.DataFrame
 
     def summary(self) -> dict:
-        """The metrics as written to metrics.json (rounded, so the file is stable and readable)."""
-        return {
-            "accuracy": self.accuracy,
-            "macro_f1": self.macro_f1,
-            "per_class": self.per_class,
-            "slices": self.slices,
-        }
+        return self.metrics
+
+    def headline(self) -> dict[str, float]:
+        """The scalar metrics, for the log line."""
+        return {name: value for name, value in self.metrics.items() if isinstance(value, float)}
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -96,27 +94,50 @@ def per_class_metrics(matrix: np.ndarray, classes: tuple) -> dict[str, dict[str,
     return result
 
 
-def evaluate(saved: SavedModel, frame: pd.DataFrame, contract: DataContract, batch_size: int = 512) -> Evaluation:
-    """Score `saved` on `frame` (raw rows with the target)."""
+def _slices(frame: pd.DataFrame, name: str, per_row: np.ndarray) -> dict[str, dict[str, float]]:
+    """Each slice's mean of `per_row` (1 for a right row, or a row's absolute error) as `name`, and its row count."""
+    slices = {}
+    for slice_name, select in SLICES.items():
+        mask = select(frame)
+        slices[slice_name] = {name: round(_ratio(per_row[mask].sum(), mask.sum()), 6), "support": int(mask.sum())}
+    return slices
+
+
+def _classification_metrics(saved: SavedModel, frame: pd.DataFrame, scored: pd.DataFrame, target: str) -> dict:
     classes = saved.preprocessor.classes
     index = {label: position for position, label in enumerate(classes)}
-    scored = predict(saved, frame, batch_size)
-    labels = frame[contract.target.name].map(index).to_numpy(dtype=np.int64)
+    labels = frame[target].map(index).to_numpy(dtype=np.int64)
     predicted = scored["prediction"].map(index).to_numpy(dtype=np.int64)
     per_class = per_class_metrics(confusion_matrix(labels, predicted, len(classes)), classes)
     correct = predicted == labels
-    slices = {}
-    for name, select in SLICES.items():
-        mask = select(frame)
-        slices[name] = {"accuracy": round(_ratio(correct[mask].sum(), mask.sum()), 6), "support": int(mask.sum())}
+    return {
+        "accuracy": round(_ratio(correct.sum(), len(labels)), 6),
+        "macro_f1": round(float(np.mean([row["f1"] for row in per_class.values()])), 6),
+        "per_class": per_class,
+        "slices": _slices(frame, "accuracy", correct),
+    }
+
+
+def _regression_metrics(frame: pd.DataFrame, scored: pd.DataFrame, target: str) -> dict:
+    actual = frame[target].to_numpy(dtype=np.float64)
+    error = scored["prediction"].to_numpy(dtype=np.float64) - actual
+    spread = float(((actual - actual.mean()) ** 2).sum()) if len(actual) else 0.0
+    return {
+        "mae": round(float(np.abs(error).mean()) if len(error) else 0.0, 6),
+        "rmse": round(float(np.sqrt((error**2).mean())) if len(error) else 0.0, 6),
+        "r2": round(1.0 - float((error**2).sum()) / spread if spread else 0.0, 6),
+        "slices": _slices(frame, "mae", np.abs(error)),
+    }
+
+
+def evaluate(saved: SavedModel, frame: pd.DataFrame, contract: DataContract, batch_size: int = 512) -> Evaluation:
+    """Score `saved` on `frame` (raw rows with the target)."""
+    target = contract.target.name
+    scored = predict(saved, frame, batch_size)
+    if not saved.preprocessor.classes:  # a regression
+        metrics = _regression_metrics(frame, scored, target)
+    else:
+        metrics = _classification_metrics(saved, frame, scored, target)
     ids = frame[contract.id] if contract.id else pd.Series(range(len(frame)))
-    predictions = pd.concat(
-        [pd.DataFrame({"id": ids.to_numpy(), "target": frame[contract.target.name].to_numpy()}), scored], axis=1
-    )
-    return Evaluation(
-        accuracy=round(_ratio(correct.sum(), len(labels)), 6),
-        macro_f1=round(float(np.mean([row["f1"] for row in per_class.values()])), 6),
-        per_class=per_class,
-        slices=slices,
-        predictions=predictions,
-    )
+    predictions = pd.concat([pd.DataFrame({"id": ids.to_numpy(), "target": frame[target].to_numpy()}), scored], axis=1)
+    return Evaluation(metrics=metrics, predictions=predictions)

@@ -29,7 +29,7 @@ class ModelSpec:
     channels: int
     depth: int
     dropout: float
-    num_classes: int = NUM_CLASSES
+    num_classes: int = NUM_CLASSES  # the output width: one logit per class, or 1 for a regression
     image_side: int = IMAGE_SIDE
 
     @classmethod
@@ -38,14 +38,14 @@ class ModelSpec:
 
     @classmethod
     def for_data(cls, config: TrainConfig, preprocessor: Preprocessor) -> ModelSpec:
-        """The spec for the data the preprocessor was fitted on: its image size and number of classes."""
+        """The spec for the data the preprocessor was fitted on: its image size and output width."""
         return dataclasses.replace(
-            cls.from_config(config), num_classes=len(preprocessor.classes), image_side=preprocessor.image_side
+            cls.from_config(config), num_classes=preprocessor.outputs, image_side=preprocessor.image_side
         )
 
 
 class DigitCNN(nn.Module):
-    """`depth` blocks of 3x3 conv + ReLU + 2x2 max-pool, then dropout and a linear classifier."""
+    """`depth` blocks of 3x3 conv + ReLU + 2x2 max-pool, then dropout and a linear head (class logits, or a value)."""
 
     def __init__(self, spec: ModelSpec) -> None:
         super().__init__()

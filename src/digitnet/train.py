@@ -34,11 +34,32 @@ class TrainingDivergedError(UserFacingError):
 
 @dataclass(frozen=True)
 class EpochStats:
+    """One epoch's loss and score (`score_name(spec)`: accuracy, or a regression's MAE) on each split."""
+
     epoch: int
     train_loss: float
-    train_accuracy: float
+    train_score: float
     val_loss: float
-    val_accuracy: float
+    val_score: float
+
+
+def is_regression(spec: ModelSpec) -> bool:
+    """A network with one output predicts a value (the preprocessor's z-score); more outputs are class logits."""
+    return spec.num_classes == 1
+
+
+def score_name(spec: ModelSpec) -> str:
+    return "mae" if is_regression(spec) else "accuracy"
+
+
+def loss_and_score(outputs: torch.Tensor, targets: torch.Tensor, regression: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed over the batch: the loss (cross-entropy, or squared error in z-scores) and the score's numerator
+    (rows right, or absolute error in z-scores)."""
+    if regression:
+        values = outputs[:, 0]
+        return nn.functional.mse_loss(values, targets, reduction="sum"), (values - targets).abs().sum()
+    correct = (outputs.argmax(dim=1) == targets).sum()
+    return nn.functional.cross_entropy(outputs, targets, reduction="sum"), correct
 
 
 @dataclass
@@ -46,6 +67,7 @@ class TrainResult:
     model: nn.Module
     spec: ModelSpec
     history: list[EpochStats]
+    score_name: str
     device: str
     precision: str
     resumed_from_epoch: int | None
@@ -81,9 +103,9 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def run_fingerprint(config: TrainConfig, train_set: Tensors, val_set: Tensors) -> str:
-    """Identify a training run by its params and data, so a checkpoint is only resumed by the same run."""
-    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True).encode())
+def run_fingerprint(config: TrainConfig, train_set: Tensors, val_set: Tensors, spec: ModelSpec) -> str:
+    """Identify a training run by its params, network and data, so a checkpoint is only resumed by the same run."""
+    digest = hashlib.sha256(json.dumps({**asdict(config), "spec": asdict(spec)}, sort_keys=True).encode())
     for tensor in (*train_set, *val_set):
         digest.update(tensor.cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
@@ -93,18 +115,18 @@ def _progress_wanted() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def _evaluate_loss(model: nn.Module, data: Tensors, amp: torch.dtype | None) -> tuple[float, float]:
+def _evaluate_loss(model: nn.Module, data: Tensors, amp: torch.dtype | None, regression: bool) -> tuple[float, float]:
     images, labels = data
     model.eval()
-    loss_sum = torch.zeros((), device=images.device)
-    correct = torch.zeros((), device=images.device, dtype=torch.long)
+    loss_total = torch.zeros((), device=images.device)
+    score_total = torch.zeros((), device=images.device, dtype=torch.float32 if regression else torch.long)
     with torch.no_grad(), _autocast(images.device, amp):
         for start in range(0, len(labels), EVAL_BATCH_SIZE):
-            logits = model(images[start : start + EVAL_BATCH_SIZE]).float()
-            target = labels[start : start + EVAL_BATCH_SIZE]
-            loss_sum += nn.functional.cross_entropy(logits, target, reduction="sum")
-            correct += (logits.argmax(dim=1) == target).sum()
-    return loss_sum.item() / len(labels), correct.item() / len(labels)
+            outputs = model(images[start : start + EVAL_BATCH_SIZE]).float()
+            loss_sum, score_sum = loss_and_score(outputs, labels[start : start + EVAL_BATCH_SIZE], regression)
+            loss_total += loss_sum
+            score_total += score_sum
+    return loss_total.item() / len(labels), score_total.item() / len(labels)
 
 
 def _autocast(device: torch.device, amp: torch.dtype | None):
@@ -120,6 +142,7 @@ def train(
     ranks: Ranks = Ranks(),
     *,
     spec: ModelSpec,
+    target_std: float = 1.0,
 ) -> TrainResult:
     """Train a fresh model of `spec` (or resume a checkpoint of the same run) and return it with its history.
 
@@ -127,6 +150,8 @@ def train(
     each epoch reseeds from `config.seed`, so nothing but the checkpoint is needed to continue.
     Under torchrun every process takes its share of each batch and DDP averages the gradients,
     so the global batch (and the result, up to float rounding) matches a single process.
+    A spec with one output trains a regression on standardised targets; `target_std` (the preprocessor's) puts its
+    MAE back in the target's units.
     """
     device = select_device(config.device, ranks.local_rank)
     amp = autocast_dtype(device)
@@ -140,7 +165,10 @@ def train(
     model = build_model(spec, seed=config.seed).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
-    fingerprint = run_fingerprint(config, train_set, val_set)
+    fingerprint = run_fingerprint(config, train_set, val_set, spec)
+    regression = is_regression(spec)
+    # A regression's scores are kept in the target's units: its MAE in z-scores times the training split's std.
+    unit = target_std if regression else 1.0
     history: list[EpochStats] = []
     resumed_from = None
     checkpoint = load_checkpoint(checkpoint_path, fingerprint, is_main=ranks.is_main)
@@ -176,15 +204,15 @@ def train(
         torch.manual_seed(config.seed * 100_003 + epoch)
         order = torch.randperm(len(labels)).to(labels.device)
         network.train()
-        totals = torch.zeros(2, device=device)  # loss sum, correct count (float: one all-reduce for both)
+        totals = torch.zeros(2, device=device)  # loss sum, score sum (float: one all-reduce for both)
         for start in range(0, len(labels), config.batch_size):
             global_batch = order[start : start + config.batch_size]
             batch = global_batch[ranks.rank :: ranks.world_size]
             batch_images = images[batch].to(device, non_blocking=True)
             batch_labels = labels[batch].to(device, non_blocking=True)
             with _autocast(device, amp):
-                logits = network(batch_images).float()
-                loss_sum = nn.functional.cross_entropy(logits, batch_labels, reduction="sum")
+                outputs = network(batch_images).float()
+                loss_sum, score_sum = loss_and_score(outputs, batch_labels, regression)
             # DDP averages gradients over ranks: scaled so, this is the mean over the global batch.
             loss = loss_sum * ranks.world_size / len(global_batch)
             optimizer.zero_grad(set_to_none=True)
@@ -192,33 +220,34 @@ def train(
             scaler.step(optimizer)
             scaler.update()
             totals[0] += loss_sum.detach()
-            totals[1] += (logits.argmax(dim=1) == batch_labels).sum()
-        train_loss, train_correct = sum_across_ranks(totals, ranks).tolist()
+            totals[1] += score_sum.detach()
+        train_loss, train_score = sum_across_ranks(totals, ranks).tolist()
         train_loss /= len(labels)
         if not torch.isfinite(torch.tensor(train_loss)):
             raise TrainingDivergedError(
                 f"training diverged: the loss is {train_loss} in epoch {epoch}; check the data for "
                 f"NaN/inf values or lower train.learning_rate (now {config.learning_rate}) in params.yaml"
             )
-        val_loss, val_accuracy = _evaluate_loss(model, val_on_device, amp)
+        val_loss, val_score = _evaluate_loss(model, val_on_device, amp, regression)
         stats = EpochStats(
             epoch=epoch,
             train_loss=round(train_loss, 6),
-            train_accuracy=round(train_correct / len(labels), 6),
+            train_score=round(train_score * unit / len(labels), 6),
             val_loss=round(val_loss, 6),
-            val_accuracy=round(val_accuracy, 6),
+            val_score=round(val_score * unit, 6),
         )
         history.append(stats)
         if show_bar:
-            epochs.set_postfix(loss=stats.train_loss, val_accuracy=stats.val_accuracy)
+            epochs.set_postfix({"loss": stats.train_loss, f"val_{score_name(spec)}": stats.val_score})
         elif ranks.is_main:
             logger.info(
-                "epoch %d/%d train_loss=%.4f val_loss=%.4f val_accuracy=%.4f",
+                "epoch %d/%d train_loss=%.4f val_loss=%.4f val_%s=%.4f",
                 epoch,
                 config.epochs,
                 stats.train_loss,
                 stats.val_loss,
-                stats.val_accuracy,
+                score_name(spec),
+                stats.val_score,
             )
         if checkpoint_path is not None and ranks.is_main:
             save_checkpoint(
@@ -237,6 +266,7 @@ def train(
         model=model.cpu().eval(),
         spec=spec,
         history=history,
+        score_name=score_name(spec),
         device=device.type,
         precision=precision,
         resumed_from_epoch=resumed_from,

@@ -79,21 +79,23 @@ def test_evaluation(trained, data_split, contract):
 
 
 def test_model_reaches_the_minimum_accuracy(test_evaluation):
-    assert test_evaluation.accuracy >= MIN_ACCURACY
+    assert test_evaluation.metrics["accuracy"] >= MIN_ACCURACY
 
 
 def test_every_class_reaches_the_minimum_recall(test_evaluation):
     below = {
-        label: row["recall"] for label, row in test_evaluation.per_class.items() if row["recall"] < MIN_CLASS_RECALL
+        label: row["recall"]
+        for label, row in test_evaluation.metrics["per_class"].items()
+        if row["recall"] < MIN_CLASS_RECALL
     }
     assert below == {}
 
 
 def test_every_slice_is_populated_and_reaches_the_minimum_accuracy(test_evaluation):
-    assert set(test_evaluation.slices) == set(SLICES)
+    assert set(test_evaluation.metrics["slices"]) == set(SLICES)
     weak = {
         name: row
-        for name, row in test_evaluation.slices.items()
+        for name, row in test_evaluation.metrics["slices"].items()
         if row["support"] < MIN_SLICE_SUPPORT or row["accuracy"] < MIN_SLICE_ACCURACY
     }
     assert weak == {}

@@ -57,10 +57,10 @@ def test_evaluate_scores_a_constant_model(constant_model, raw_data, contract):
     frame = raw_data.head(SAMPLE_ROWS)
     label = constant_model.preprocessor.classes[1]
     evaluation = evaluate(constant_model, frame, contract, batch_size=64)
-    assert evaluation.accuracy == round(float((frame[contract.target.name] == label).mean()), 6)
-    assert evaluation.per_class[str(label)]["recall"] == 1.0
-    assert set(evaluation.slices) == set(SLICES)
-    assert sum(row["support"] for row in evaluation.per_class.values()) == len(frame)
+    assert evaluation.metrics["accuracy"] == round(float((frame[contract.target.name] == label).mean()), 6)
+    assert evaluation.metrics["per_class"][str(label)]["recall"] == 1.0
+    assert set(evaluation.metrics["slices"]) == set(SLICES)
+    assert sum(row["support"] for row in evaluation.metrics["per_class"].values()) == len(frame)
     assert set(evaluation.summary()) == {"accuracy", "macro_f1", "per_class", "slices"}
 
 

@@ -362,9 +362,9 @@ def test_evaluation(data_split, preprocessor, spec_for, contract):
 
 
 def test_model_reaches_the_minimum_accuracy_overall_and_in_every_region(test_evaluation):
-    assert test_evaluation.accuracy >= MIN_ACCURACY
-    assert set(test_evaluation.slices) == set(SLICES)
-    assert all(row["accuracy"] >= MIN_SLICE_ACCURACY for row in test_evaluation.slices.values())
+    assert test_evaluation.metrics["accuracy"] >= MIN_ACCURACY
+    assert set(test_evaluation.metrics["slices"]) == set(SLICES)
+    assert all(row["accuracy"] >= MIN_SLICE_ACCURACY for row in test_evaluation.metrics["slices"].values())
 '''
 
 GATES = {
