@@ -20,8 +20,8 @@ PARAMS = {"split": {"seed": 1}, "train": {"epochs": 2, "channels": 8, "device": 
 
 @pytest.fixture
 def probabilities(contract) -> list[str]:
-    """The class-probability columns of a predictions file, one per class of the contract."""
-    return [f"proba_{label}" for label in contract.target.classes]
+    """The class-probability columns of a predictions file, one per class of the contract (none for a regression)."""
+    return [f"proba_{label}" for label in contract.target.classes or ()]
 
 
 @pytest.fixture
@@ -46,11 +46,12 @@ def _errors(capsys) -> list[str]:
     return [line.removeprefix(prefix) for line in lines if line.startswith(prefix)]
 
 
-def test_split_train_evaluate_write_their_outputs(trained_workdir):
+def test_split_train_evaluate_write_their_outputs(trained_workdir, contract):
     workdir = trained_workdir
     assert main(["evaluate"]) == 0
     metrics = json.loads((workdir / "dvclive/evaluate/metrics.json").read_text())
-    assert set(metrics) >= {"accuracy", "macro_f1", "per_class", "slices"}
+    task_metrics = {"accuracy", "macro_f1", "per_class"} if contract.target.is_classification else {"mae", "rmse", "r2"}
+    assert set(metrics) == {*task_metrics, "slices"}
     run = json.loads((workdir / "artifacts/model/train_run.json").read_text())
     assert run == {"device": "cpu", "precision": "fp32", "processes": 1, "epochs": 2}
     record = json.loads((workdir / TRAIN_RUN_LOCAL).read_text())  # outside the model folder DVC hashes
@@ -69,9 +70,13 @@ def test_evaluate_writes_one_prediction_per_test_row(trained_workdir, contract, 
     assert list(predictions.columns) == ["id", "target", "prediction", *probabilities]
     assert predictions["id"].tolist() == test[contract.id].tolist()
     assert predictions["target"].tolist() == test[contract.target.name].tolist()
+    metrics = json.loads((workdir / "dvclive/evaluate/metrics.json").read_text())
+    if not contract.target.is_classification:
+        error = (predictions["prediction"] - predictions["target"]).abs().mean()
+        assert error == pytest.approx(metrics["mae"], abs=1e-5)
+        return
     assert predictions["prediction"].isin(contract.target.classes).all()
     assert np.allclose(predictions[probabilities].sum(axis=1), 1.0, atol=1e-4)
-    metrics = json.loads((workdir / "dvclive/evaluate/metrics.json").read_text())
     assert (predictions["prediction"] == predictions["target"]).mean() == pytest.approx(metrics["accuracy"], abs=1e-6)
 
 
@@ -83,7 +88,7 @@ def test_predict_writes_a_prediction_and_class_probabilities_per_row(trained_wor
     predicted = pd.read_csv(workdir / "out/predictions.csv")
     assert list(predicted.columns) == ["prediction", *probabilities]
     assert len(predicted) == len(features)
-    assert np.allclose(predicted[probabilities].sum(axis=1), 1.0, atol=1e-4)
+    assert not probabilities or np.allclose(predicted[probabilities].sum(axis=1), 1.0, atol=1e-4)
     assert main(["evaluate"]) == 0
     evaluated = pd.read_csv(workdir / "reports/predictions.csv")
     pd.testing.assert_frame_equal(predicted, evaluated[["prediction", *probabilities]])

@@ -34,7 +34,7 @@ def _digitnet(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def split_project(tmp_path_factory, write_project):
-    """Copy a scratch project, split once by `digitnet split`, into a folder: every run here trains on one split."""
+    """Copy a scratch project, split once (the split command), into a folder: every run here trains on one split."""
     split = write_project(tmp_path_factory.mktemp("split"), PARAMS)
     done = _digitnet("split", cwd=split)
     assert done.returncode == 0, done.stderr

@@ -1,0 +1,464 @@
+"""A regression swap: a new user renames the package to a name that sorts after `mlci`, swaps in a table of house
+prices (a float target) following README's "Make it yours", and the template keeps working: `make repro`,
+`make lint`, `make test`, `make report`, `make gate`, `make serve` (a `/predict` answered as reports/predictions.csv
+says) and the pull-request workflow under act pass, first try, with at most MAX_HAND_EDITED files edited by hand and
+none of the template's.
+
+The reference package trains, scores and predicts a regression from the contract's `target.task` (train.py,
+predict.py and the CLI are not edited); what the user writes is their own preprocessing (a tabular one that also
+standardises the target), an MLP, the slices, the gates on mae/rmse, their model's facts and dvc.yaml's plots (the
+MAE curves instead of accuracy; no confusion matrix). tests/template/test_swap.py is the classification swap (and
+the template update on top of it); this module shares its helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from project_copy import PROJECT, install_project, venv_on_top_of_this_one
+
+# The classification swap's module (its helpers and its MLP), and the act harness, by name.
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "workflows" / "act")]
+from act_harness import PR_JOBS, ActSettings, quick_code_job, run_act  # noqa: E402
+from test_swap import COMMAND_OUTPUTS, FORBIDDEN, MODEL, Swap, release_the_template, use_this_template  # noqa: E402
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(os.environ.get("ACT")), reason="already inside an act run: no act within act"),
+]
+
+# Sorts after `mlci` (the machinery's modules import first, its tests run first). Derived, not spelled out: the
+# copy's fence check fails on a template file that names the copy's package, and this file is one.
+PACKAGE = f"zz{PROJECT.package}_houses"
+DATA_FILE = "data/houses.csv"
+TARGET = "price"
+NEIGHBOURHOODS = ("harbour", "hills", "old_town")
+MAX_HAND_EDITED = 8
+HAND_EDITED = (
+    "data.schema.yaml",
+    "dvc.yaml",
+    "gates.yaml",
+    f"src/{PACKAGE}/evaluate.py",
+    f"src/{PACKAGE}/model.py",
+    f"src/{PACKAGE}/preprocess.py",
+    f"tests/{PACKAGE}/test_behaviour.py",
+)
+MLP = MODEL.replace(  # the classification swap's MLP, with one output when there are no classes
+    "num_classes=len(preprocessor.classes),", "num_classes=len(preprocessor.classes) or 1,"
+)
+assert MLP != MODEL, "tests/template/test_swap.py's MODEL no longer sizes its output by the classes"
+FORBIDDEN_HERE = re.compile(FORBIDDEN.pattern.replace(r"|dvc\.yaml", ""))  # dvc.yaml is yours: its plots change
+
+
+def houses(rows: int = 400, seed: int = 1) -> pd.DataFrame:
+    """House prices (in thousands) from floats of different scales (one with a few nulls), integers, a two-valued
+    integer (a garage or not) and a category, plus noise."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "id": np.arange(1, rows + 1),
+            "area": rng.normal(110.0, 30.0, rows).clip(35.0).round(1),
+            "rooms": rng.integers(1, 8, rows),
+            "age": rng.integers(0, 81, rows),
+            "distance_km": rng.uniform(0.5, 30.0, rows).round(2),
+            "garage": rng.integers(0, 2, rows),
+            "neighbourhood": rng.choice(NEIGHBOURHOODS, rows),
+        }
+    )
+    effect = frame["neighbourhood"].map({"harbour": 40.0, "hills": 15.0, "old_town": -10.0})
+    price = (
+        60.0
+        + 2.2 * frame["area"]
+        + 12.0 * frame["rooms"]
+        - 0.9 * frame["age"]
+        - 3.5 * frame["distance_km"]
+        + 25.0 * frame["garage"]
+        + effect
+        + rng.normal(0.0, 12.0, rows)
+    )
+    frame[TARGET] = price.round(2)
+    frame.loc[rng.choice(rows, 20, replace=False), "distance_km"] = np.nan  # not recorded for a few houses
+    return frame
+
+
+# --------------------------------------------------------------------------------------- the user's replacements
+PREPROCESS = '''\
+"""YOURS: tabular preprocessing, fitted on the training split and saved with the model.
+
+Numeric features are standardised with the training split's mean and std; a null, where the contract allows one,
+becomes the mean (0 after scaling). Each category becomes one-hot columns, one per value the contract allows. The
+price is standardised too (the network predicts z-scores; `values` turns them back into thousands).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from mlci.contract import DataContract
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """Means and stds of the numeric features and of the target, and the values of each category."""
+
+    numeric: tuple[str, ...]
+    means: tuple[float, ...]
+    stds: tuple[float, ...]
+    nullable: tuple[str, ...]
+    categories: tuple[tuple[str, tuple[str, ...]], ...]
+    target_mean: float
+    target_std: float
+    classes: tuple = ()  # a regression: no classes
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return (*self.numeric, *(name for name, _ in self.categories))
+
+    @property
+    def width(self) -> int:
+        return len(self.numeric) + sum(len(values) for _, values in self.categories)
+
+    def inputs(self, frame: pd.DataFrame) -> torch.Tensor:
+        """Rows to float32 (N, width): standardised numbers, then the one-hot categories."""
+        import torch
+
+        numbers = frame[list(self.numeric)].to_numpy(dtype=np.float64)
+        scaled = (numbers - np.asarray(self.means)) / np.asarray(self.stds)
+        fill = np.isin(np.asarray(self.numeric), self.nullable) & np.isnan(numbers)
+        scaled[fill] = 0.0
+        one_hot = [
+            frame[name].astype(str).to_numpy()[:, None] == np.asarray(values)[None, :]
+            for name, values in self.categories
+        ]
+        return torch.tensor(np.hstack([scaled, *one_hot]).astype(np.float32))
+
+    def targets(self, frame: pd.DataFrame, column: str) -> torch.Tensor:
+        """Prices to float32 z-scores."""
+        import torch
+
+        values = (frame[column].to_numpy(dtype=np.float64) - self.target_mean) / self.target_std
+        return torch.tensor(values.astype(np.float32))
+
+    def values(self, outputs: np.ndarray) -> np.ndarray:
+        """The network's outputs (N, 1) back in thousands."""
+        return outputs[:, 0].astype(np.float64) * self.target_std + self.target_mean
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "numeric": list(self.numeric),
+            "means": list(self.means),
+            "stds": list(self.stds),
+            "nullable": list(self.nullable),
+            "categories": [[name, list(values)] for name, values in self.categories],
+            "target_mean": self.target_mean,
+            "target_std": self.target_std,
+        }
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> Preprocessor:
+        return cls(
+            numeric=tuple(saved["numeric"]),
+            means=tuple(saved["means"]),
+            stds=tuple(saved["stds"]),
+            nullable=tuple(saved["nullable"]),
+            categories=tuple((name, tuple(values)) for name, values in saved["categories"]),
+            target_mean=float(saved["target_mean"]),
+            target_std=float(saved["target_std"]),
+        )
+
+
+def fit_preprocessor(train: pd.DataFrame, contract: DataContract) -> Preprocessor:
+    """Means and stds from the training split only; category values from the contract (so every allowed value has
+    a column, seen in training or not)."""
+    numeric = [feature.name for feature in contract.features if feature.numeric]
+    numbers = train[numeric].astype(np.float64)
+    stds = numbers.std().fillna(1.0).replace(0.0, 1.0)
+    target = train[contract.target.name].astype(np.float64)
+    return Preprocessor(
+        numeric=tuple(numeric),
+        means=tuple(round(float(value), 6) for value in numbers.mean()),
+        stds=tuple(round(float(value), 6) for value in stds),
+        nullable=tuple(feature.name for feature in contract.features if feature.numeric and feature.nullable),
+        categories=tuple(
+            (feature.name, tuple(str(value) for value in feature.values))
+            for feature in contract.features
+            if feature.type == "category"
+        ),
+        target_mean=round(float(target.mean()), 6),
+        target_std=round(float(target.std()), 6) or 1.0,
+    )
+
+
+def to_tensors(frame: pd.DataFrame, preprocessor: Preprocessor, target: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and standardised targets of a labelled frame."""
+    return preprocessor.inputs(frame), preprocessor.targets(frame, target)
+'''
+
+SLICES_BLOCK = """\
+# Slices: named subsets of the test data where a model may do worse than on average: here, each neighbourhood.
+NEIGHBOURHOODS = ("harbour", "hills", "old_town")
+
+
+def _in(neighbourhood: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    return lambda frame: (frame["neighbourhood"] == neighbourhood).to_numpy()
+
+
+SLICES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {name: _in(name) for name in NEIGHBOURHOODS}
+"""
+
+USER_TESTS = '''\
+"""Facts of the houses data and behaviour of the trained model: standardised inputs and target, nulls filled, one-hot
+neighbourhoods, an error well under the spread of prices overall and in every neighbourhood."""
+
+import pytest
+import torch
+
+from {package}.config import TrainConfig
+from {package}.evaluate import SLICES, evaluate
+from {package}.model import SavedModel
+from {package}.preprocess import to_tensors
+from {package}.train import train
+
+
+def test_inputs_and_target_are_standardised_on_the_training_split(data_split, preprocessor, contract):
+    inputs, targets = to_tensors(data_split.train, preprocessor, contract.target.name)
+    numeric = len(preprocessor.numeric)
+    assert torch.allclose(inputs[:, :numeric].mean(dim=0), torch.zeros(numeric), atol=1e-4)
+    assert abs(float(targets.mean())) < 1e-4 and abs(float(targets.std()) - 1) < 1e-3
+
+
+def test_a_missing_distance_becomes_the_training_mean(data_split, preprocessor):
+    missing = data_split.train[data_split.train["distance_km"].isna()]
+    assert len(missing) > 0
+    column = preprocessor.numeric.index("distance_km")
+    assert (preprocessor.inputs(missing)[:, column] == 0).all()
+
+
+@pytest.fixture(scope="module")
+def test_evaluation(data_split, preprocessor, spec_for, contract):
+    config = TrainConfig(epochs=30, channels=32, depth=2, learning_rate=0.01, device="cpu")
+    sets = (to_tensors(frame, preprocessor, contract.target.name) for frame in (data_split.train, data_split.val))
+    result = train(config, *sets, spec=spec_for(config), target_std=preprocessor.target_std)
+    return evaluate(SavedModel(result.model, result.spec, preprocessor), data_split.test, contract)
+
+
+def test_the_error_is_well_under_the_spread_of_prices_overall_and_in_every_neighbourhood(data_split, test_evaluation):
+    spread = float((data_split.test["price"] - data_split.test["price"].mean()).abs().mean())
+    assert test_evaluation.metrics["mae"] < 0.5 * spread
+    assert set(test_evaluation.metrics["slices"]) == set(SLICES)
+    assert all(row["mae"] < 0.7 * spread for row in test_evaluation.metrics["slices"].values())
+'''
+
+GATES = {
+    "    - accuracy >= 0.95\n    - macro_f1 >= 0.95\n": "    - mae <= 25\n    - rmse <= 30\n",
+    "    accuracy: -0.01\n    macro_f1: -0.01\n": "    mae: 2.0\n    rmse: 2.0\n",
+    "  worst_slice:\n    - accuracy >= 0.85\n": "  worst_slice:\n    - mae <= 30\n",
+}
+PLOTS = {  # dvc.yaml: the MAE curves instead of the accuracy ones; a confusion matrix is for classes
+    "  - Training accuracy:": "  - Training MAE:",
+    "dvclive/train/plots/metrics/train/accuracy.tsv: accuracy": "dvclive/train/plots/metrics/train/mae.tsv: mae",
+    "dvclive/train/plots/metrics/val/accuracy.tsv: accuracy": "dvclive/train/plots/metrics/val/mae.tsv: mae",
+    (
+        "  - Confusion matrix (test split):\n      template: confusion\n      x: target\n      y:\n"
+        "        reports/predictions.csv: prediction\n"
+    ): (
+        "  - Predicted against actual price (test split):\n      template: scatter\n      x: target\n      y:\n"
+        "        reports/predictions.csv: prediction\n"
+    ),
+}
+
+
+def _replaced(text: str, replacements: dict[str, str], name: str) -> str:
+    for old, new in replacements.items():
+        assert old in text, f"{name} has no {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+def _edit(swap: Swap, relative: str, text: str) -> None:
+    text = text.replace("{package}", PACKAGE)
+    (swap.project / relative).write_text(text, encoding="utf-8")
+    print(f"\n[regression swap] ---- hand-edited {relative} ----\n{text}", flush=True)
+
+
+@pytest.fixture(scope="module")
+def swap(tmp_path_factory) -> Swap:
+    """The template as "Use this template" makes it, renamed on `main`, then swapped to the houses on a branch
+    following README's "Make it yours" step by step, and committed."""
+    root = tmp_path_factory.mktemp("regression-swap")
+    template = release_the_template(root / "template")
+    project = use_this_template(template, "v1.0.0", root / "houses")
+    venv = venv_on_top_of_this_one(root / "venv")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PYTEST_", "COV_", "MAKE", "MLCI_")) and key != "VIRTUAL_ENV"
+    }
+    env.update(VENV=str(venv), CI="true", PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
+    swap = Swap(project, venv, env, template)
+    git = "git -c user.name='New User' -c user.email=new.user@example.com"
+    swap.must("make rename", ["make", "rename", f"NAME={PACKAGE}"])
+    swap.must("git commit (rename)", f"{git} add -A && {git} commit -q -m 'Rename the package to {PACKAGE}'")
+    install_project(venv, project)
+    swap.must("make data (set-up)", ["make", "data"])
+    swap.must("git switch -c my-data", f"{git} switch -q -c my-data")
+
+    houses().to_csv(root / "houses.csv", index=False)
+    swap.must("rm data/digits.csv && cp houses.csv data/", f"rm data/digits.csv && cp {root / 'houses.csv'} data/")
+    swap.must("make schema", ["make", "schema", f"CSV={DATA_FILE}", f"TARGET={TARGET}", "ID=id"])
+    print(f"\n[regression swap] ---- data.schema.yaml as drafted ----\n{(project / 'data.schema.yaml').read_text()}")
+    swap.must("make suite", ["make", "suite"])
+    swap.must("dvc add data && dvc push", "dvc add -q data && dvc push -q")
+    swap.must("dvc gc (the bundled store)", "dvc gc --workspace --cloud --remote bundled --force -q")
+
+    _edit(swap, f"src/{PACKAGE}/preprocess.py", PREPROCESS)
+    _edit(swap, f"src/{PACKAGE}/model.py", MLP)
+    evaluate_py = (project / f"src/{PACKAGE}/evaluate.py").read_text()
+    block = re.compile(r"^# Slices:.*?^SLICES: .*?^}\n", re.MULTILINE | re.DOTALL)
+    assert block.search(evaluate_py), "evaluate.py has no `# Slices:` ... `SLICES = {...}` block to replace"
+    _edit(swap, f"src/{PACKAGE}/evaluate.py", block.sub(lambda _: SLICES_BLOCK, evaluate_py, count=1))
+    _edit(swap, "gates.yaml", _replaced((project / "gates.yaml").read_text(), GATES, "gates.yaml"))
+    _edit(swap, "dvc.yaml", _replaced((project / "dvc.yaml").read_text(), PLOTS, "dvc.yaml"))
+    _edit(swap, f"tests/{PACKAGE}/test_behaviour.py", USER_TESTS)
+
+    swap.must("make repro", ["make", "repro"])
+    swap.must("git add -A && git commit", f"{git} add -A && {git} commit -q -m 'My data and model'")
+    return swap
+
+
+def test_the_user_edits_at_most_eight_files_by_hand_and_none_of_the_templates(swap):
+    changed = swap.must("git diff --name-status main", ["git", "diff", "--name-status", "main", "HEAD"]).stdout
+    paths = [line.split("\t")[-1] for line in changed.splitlines()]
+    by_hand = sorted(path for path in paths if not COMMAND_OUTPUTS.search(path))
+    print(f"\n[regression swap] edited by hand ({len(by_hand)}): {', '.join(by_hand)}")
+    assert by_hand == sorted(HAND_EDITED)
+    assert len(by_hand) <= MAX_HAND_EDITED
+    assert [path for path in paths if FORBIDDEN_HERE.search(path)] == []
+
+
+def test_the_contract_is_drafted_as_a_regression_and_validation_accepts_its_file(swap):
+    contract = (swap.project / "data.schema.yaml").read_text()
+    assert re.search(r"task: regression", contract), contract
+    assert re.search(r"garage:.*type: category", contract), contract  # two values: a category, not an int range
+    validation = json.loads((swap.project / "reports/validation.json").read_text())
+    assert validation["success"] is True and validation["rows"] == 400, validation
+
+
+def test_make_repro_writes_regression_metrics_and_value_predictions(swap):
+    metrics = json.loads((swap.project / "dvclive/evaluate/metrics.json").read_text())
+    assert list(metrics) == ["mae", "rmse", "r2", "slices"] and set(metrics["slices"]) == set(NEIGHBOURHOODS)
+    assert metrics["r2"] > 0.7, metrics
+    predictions = pd.read_csv(swap.project / "reports/predictions.csv")
+    assert list(predictions.columns) == ["id", "target", "prediction"]
+
+
+def test_make_lint_passes(swap):
+    done = swap.run("make lint", ["make", "lint"])
+    assert done.returncode == 0, done.stdout.split("All changes made by hooks:")[0][-4000:] + done.stderr[-4000:]
+
+
+def test_make_test_passes_with_the_coverage_gate(swap):
+    done = swap.run("make test", ["make", "test", "PYTEST_WORKERS=0", "PYTEST_ARGS=-p no:cacheprovider"])
+    assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-3000:]
+    assert f"--cov={PACKAGE}" in done.stdout and "Required test coverage of" in done.stdout
+
+
+def test_make_report_says_the_baseline_was_reset_and_shows_the_regressions_metrics(swap):
+    swap.must("make report", ["make", "report"])
+    report = (swap.project / "report" / "report.md").read_text(encoding="utf-8")
+    assert "baseline reset" in report, report[:3000]
+    assert "`mae`" in report and "`rmse`" in report and "accuracy" not in report.split("### Test metrics")[1][:800]
+
+
+def test_make_gate_passes_the_floors_and_skips_the_regression_gates_for_the_reset(swap):
+    done = swap.must("make gate", ["make", "gate"])
+    output = done.stdout + done.stderr
+    assert "INFO mlci: quality gate passed (5 gates; report/gate.md)" in output, output[-3000:]
+    gate = (swap.project / "report" / "gate.md").read_text(encoding="utf-8")
+    for floor in ("mae <= 25", "rmse <= 30", "mae <= 30"):
+        assert re.search(rf"\| `{re.escape(floor)}` \|[^\n]*✅ passed", gate), gate
+    skipped = [line for line in gate.splitlines() if "➖ skipped" in line]
+    assert len(skipped) == 2 and all("baseline reset (" in line for line in skipped), gate
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _post(url: str, payload: dict | None = None) -> tuple[int, dict]:
+    data = None if payload is None else json.dumps(payload).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return answer.status, json.loads(answer.read())
+
+
+def test_make_serve_answers_a_test_row_as_the_predictions_file_says(swap, tmp_path):
+    first = pd.read_csv(swap.project / "artifacts/split/test.csv").iloc[[0]]
+    row = json.loads(first.to_json(orient="records"))[0]
+    expected = pd.read_csv(swap.project / "reports/predictions.csv").set_index("id").loc[row["id"], "prediction"]
+    port, log = _free_port(), tmp_path / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            ["make", "serve", f"PORT={port}"],
+            cwd=swap.project,
+            env=swap.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 180
+        while True:
+            try:
+                status, health = _post(f"{base}/health")
+                break
+            except OSError:
+                assert server.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "no answer on /health within 180 s:\n" + log.read_text()
+                time.sleep(0.5)
+        assert status == 200 and health["status"] == "ok", health
+        payload = {name: row[name] for name in row if name != TARGET}
+        status, body = _post(f"{base}/predict", {"rows": [payload]})
+        assert status == 200, body
+        [answer] = body["predictions"]
+        assert answer["id"] == row["id"] and answer["prediction"] == pytest.approx(expected, abs=1e-6)
+        assert [key for key in answer if key.startswith("proba_")] == []
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=30)
+
+
+def test_the_pull_request_workflow_passes_under_act(swap, tmp_path):
+    code_job = quick_code_job(f"tests/{PACKAGE}/test_behaviour.py")
+    run = run_act(ActSettings(swap.project, tmp_path / "act-work", venv=swap.venv, env=code_job))
+    assert run.returncode == 0, run.tail(80)
+    results = run.job_results()
+    assert sorted(results.values()) == ["succeeded"] * len(PR_JOBS), results
+    assert re.search(r"All \d+ expectations passed on 400 rows of `data/houses\.csv`", run.summary("validate"))
+    assert run.summary("gate").startswith("## Quality gate: ✅ passed")
+    assert "baseline reset" in run.summary("report")
