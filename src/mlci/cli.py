@@ -204,13 +204,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mlci.serving.verify import verify_for_serving
 
     if args.bundle is not None:
-        model_dir, contract, metadata = read_bundle(args.bundle)
-        public_key = args.public_key or (
-            Path(os.environ["MLCI_PUBLIC_KEY"]) if os.environ.get("MLCI_PUBLIC_KEY") else None
-        )
+        # verified before anything in it is read: a changed metadata.json is refused, not parsed
+        key = args.public_key or os.environ.get("MLCI_PUBLIC_KEY") or None
         identity = args.signer_identity or os.environ.get("MLCI_SIGNER_IDENTITY") or None
-        metadata["verification"] = verify_for_serving(args.bundle, public_key, identity, args.allow_unsigned)
-        logger.info("bundle %s: signature %s", args.bundle, metadata["verification"]["signature"])
+        verification = verify_for_serving(args.bundle, key and Path(key), identity, args.allow_unsigned)
+        model_dir, contract, metadata = read_bundle(args.bundle)
+        metadata["verification"] = verification
+        logger.info("bundle %s: signature %s", args.bundle, verification["signature"])
     else:
         model_dir, contract = args.model_dir, args.contract
         metadata = collect_metadata(Path("."), model_dir, args.model_version)

@@ -391,7 +391,7 @@ def test_mlci_serve_answers_on_a_real_port_from_a_bundle(workspace: Path, tmp_pa
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "mlci.cli", "serve", "--bundle", str(bundle), "--port", str(port)]
     server = subprocess.Popen(
-        [*command, "--predictor", "fake_project_serving:load_predictor"],
+        [*command, "--predictor", "fake_project_serving:load_predictor", "--allow-unsigned"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -145,11 +145,19 @@ def sigstore_trust_config(offline: bool, folder: Path) -> Path | None:
     """Sigstore's production trust root as a file: the one sigstore ships (offline), or None (fetched through TUF)."""
     if not offline:
         return None
+    import logging
+
     from sigstore.models import ClientTrustConfig
 
     path = Path(folder) / "trust_config.json"
-    # _inner is the protobuf model: sigstore has no public writer for a ClientTrustConfig
-    path.write_text(ClientTrustConfig.production(offline=True)._inner.to_json(), encoding="utf-8")
+    chatter = logging.getLogger("sigstore._internal.tuf")  # warns that offline means offline, each time
+    level = chatter.level
+    chatter.setLevel(logging.ERROR)
+    try:
+        # _inner is the protobuf model: sigstore has no public writer for a ClientTrustConfig
+        path.write_text(ClientTrustConfig.production(offline=True)._inner.to_json(), encoding="utf-8")
+    finally:
+        chatter.setLevel(level)
     return path
 
 
@@ -160,7 +168,8 @@ def _check_signature(
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="mlci-trust-") as folder:
-        return _check(bundle, signature, public_key, identity, issuer, sigstore_trust_config(offline, Path(folder)))
+        trust = sigstore_trust_config(offline, Path(folder)) if public_key is None else None
+        return _check(bundle, signature, public_key, identity, issuer, trust)
 
 
 def _check(
