@@ -62,6 +62,7 @@ IMAGE = "ghcr.io/local-org/ml-template/serve"
 MODEL = "ml-template"
 IDENTITY = ["-c", "user.name=release test", "-c", "user.email=release@example.invalid", "-c", "commit.gpgsign=false"]
 JOB_MODEL = "/model of the tagged commit"
+JOB_SIGN = "/signed, verified and attested release assets"
 JOB_IMAGE = "/serving image (smoke-tested, then pushed)"
 JOB_PUBLISH = "/GitHub Release"
 # Appended to the clone's src/mlci/serve.py: the server's row check now hands the model its features in reverse order
@@ -270,7 +271,7 @@ def test_a_version_tag_runs_every_release_job_and_promotes_to_staging(released) 
     assert release.run.returncode == 0, release.tail()
     results = release.run.job_results()
     assert set(results.values()) == {"succeeded"}, results
-    for job in (JOB_MODEL, JOB_IMAGE, JOB_PUBLISH, "/v0.1.0 to staging"):
+    for job in (JOB_MODEL, JOB_SIGN, JOB_IMAGE, JOB_PUBLISH, "/v0.1.0 to staging"):
         assert release.result(job) == "succeeded", results
     assert "smoke test passed" in release.run.log, release.tail()
 
@@ -429,6 +430,7 @@ def test_a_failed_smoke_test_stops_the_release(smoke_failed) -> None:
     scenario, step = smoke_failed
     assert step.run.returncode != 0
     assert step.result(JOB_MODEL) == "succeeded", step.tail()
+    assert step.result(JOB_SIGN) == "succeeded", step.tail()
     assert step.result(JOB_IMAGE) == "failed", step.tail()
     assert step.result(JOB_PUBLISH) is None, step.run.job_results()
     assert re.search(r"\d+ of \d+ predictions differ from reports/predictions\.csv", step.run.log), step.tail()
@@ -446,4 +448,5 @@ def test_a_tag_that_is_not_a_version_stops_the_model_job(smoke_failed) -> None:
     step = scenario.run(RELEASE, "push", push_event("v1.2", sha))
     assert step.result(JOB_MODEL) == "failed", step.tail()
     assert "::error::tag v1.2 is not a version (vMAJOR.MINOR.PATCH)" in step.run.log, step.tail()
-    assert step.result(JOB_IMAGE) is None and step.docker_calls == [] and step.gh_calls == []
+    assert step.result(JOB_SIGN) is None and step.result(JOB_IMAGE) is None
+    assert step.docker_calls == [] and step.gh_calls == []
