@@ -100,6 +100,34 @@ def test_the_private_key_is_readable_by_its_owner_only(keys) -> None:
     assert public.read_text().startswith("-----BEGIN PUBLIC KEY-----")
 
 
+def test_keygen_never_overwrites_a_private_key(keys) -> None:
+    private, public = keys["release"]
+    before = private.read_bytes()
+    with pytest.raises(SigningError) as raised:
+        generate_key_pair(private.parent, "release")
+    assert str(raised.value) == f"{private} exists: keep it (its public key is {public}), or remove it for a new pair"
+    assert private.read_bytes() == before
+
+
+def test_keyless_signing_in_ci_without_an_oidc_token_says_what_the_job_needs(tmp_path: Path, monkeypatch) -> None:
+    for name in ("GITHUB_ACTIONS", "ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "GITLAB_CI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(SigningError) as raised:
+        sign_bundle(write_files(tmp_path / "b"))
+    assert str(raised.value) == (
+        "keyless signing in CI needs the job's OIDC token (GitHub Actions: `permissions: id-token: write`); "
+        "elsewhere sign with a key: --private-key (`mlci keygen` makes a pair)"
+    )
+    assert not (tmp_path / "b" / SIGNATURE).exists()
+
+
+def test_signing_with_a_public_key_instead_of_the_private_one_says_so(tmp_path: Path, keys) -> None:
+    public = keys["release"][1]
+    with pytest.raises(SigningError, match=rf"^{public}: not an unencrypted PEM EC private key \("):
+        sign_bundle(write_files(tmp_path / "b"), public)
+
+
 def test_signing_a_missing_bundle_or_with_a_missing_key_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(SigningError) as missing:
         sign_bundle(tmp_path / "absent", tmp_path / "key.pem")

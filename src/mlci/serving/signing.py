@@ -8,6 +8,7 @@ signed), with an EC private key elsewhere (`generate_key_pair`: tests, laptops, 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from mlci.errors import UserFacingError
@@ -41,9 +42,11 @@ def generate_key_pair(out: Path, name: str = "signing-key") -> tuple[Path, Path]
     from cryptography.hazmat.primitives.asymmetric import ec
 
     out = Path(out)
+    private, public = out / f"{name}.pem", out / f"{name}.pub"
+    if private.exists():
+        raise SigningError(f"{private} exists: keep it (its public key is {public}), or remove it for a new pair")
     out.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    private, public = out / f"{name}.pem", out / f"{name}.pub"
     private.touch(mode=0o600)
     private.chmod(0o600)
     private.write_bytes(
@@ -62,6 +65,23 @@ def hashing_config():
     return model_signing.hashing.Config().set_ignored_paths(paths=[SIGNATURE], ignore_git_paths=False)
 
 
+def require_ci_identity() -> None:
+    """In CI, keyless signing needs the job's OIDC token: without one Sigstore would wait for a browser login."""
+    from sigstore.oidc import IdentityError, detect_credential
+
+    if not os.environ.get("CI"):
+        return  # a laptop: model-signing opens the browser login
+    try:
+        found = detect_credential()
+    except IdentityError as error:
+        raise SigningError(f"keyless signing: the CI's OIDC token could not be had ({error})") from error
+    if not found:
+        raise SigningError(
+            "keyless signing in CI needs the job's OIDC token (GitHub Actions: `permissions: id-token: write`); "
+            "elsewhere sign with a key: --private-key (`mlci keygen` makes a pair)"
+        )
+
+
 def sign_bundle(bundle: Path, private_key: Path | None = None) -> Path:
     """Sign every file of `bundle` into `bundle/model.sig`: with `private_key` (PEM, EC), else keyless (Sigstore).
 
@@ -78,8 +98,12 @@ def sign_bundle(bundle: Path, private_key: Path | None = None) -> Path:
     if private_key is not None:
         if not Path(private_key).is_file():
             raise SigningError(f"{private_key} not found: the private key to sign with (`mlci keygen` makes one)")
-        config = config.use_elliptic_key_signer(private_key=Path(private_key))
+        try:
+            config = config.use_elliptic_key_signer(private_key=Path(private_key))
+        except (ValueError, TypeError) as error:
+            raise SigningError(f"{private_key}: not an unencrypted PEM EC private key ({error})") from error
     else:
+        require_ci_identity()
         config = config.use_sigstore_signer()
     config.sign(bundle, signature)
     signature.chmod(0o644)  # the serving image's user reads it, as every other file of the bundle
