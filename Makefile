@@ -299,7 +299,15 @@ VERSION ?= $(shell git describe --tags --always --dirty --match 'v*' 2>/dev/null
 RELEASE_DIR ?= build/release
 BUNDLE_DIR ?= build/serve
 SERVE_IMAGE ?= $(IMAGE_NAME)-serve:$(VERSION)
-.PHONY: release-model release-assets serve-image smoke-test deploy
+# The signature (docs/release.md): `make sign` signs BUNDLE_DIR with model-signing, keyless (Sigstore, the workflow's
+# OIDC identity: release.yml on GitHub) unless SIGNING_KEY names a PEM private key (`mlci keygen` makes a pair).
+SIGNING_KEY ?=
+# `make verify` checks a bundle or a released model archive (VERIFY=...): with PUBLIC_KEY, or keyless with REPOSITORY
+# (OWNER/REPO; the release workflow at the tag metadata.json names).
+VERIFY ?= $(BUNDLE_DIR)
+PUBLIC_KEY ?=
+REPOSITORY ?=
+.PHONY: release-model bundle keygen sign verify sbom release-assets serve-image smoke-test deploy
 release-model: data ## Restore (dvc pull) or reproduce this commit's model; stop unless its metrics equal the committed
 	$(BIN)/dvc pull --quiet || echo "notice: the DVC remote lacks some outputs: reproducing them, then checking the metrics"
 	$(BIN)/dvc repro
@@ -307,18 +315,44 @@ release-model: data ## Restore (dvc pull) or reproduce this commit's model; stop
 	git diff --exit-code --stat -- $$metrics || { echo "error: the reproduced metrics differ from the committed ones" \
 		"(above): refusing to release a model other than the one reviewed" >&2; exit 1; }
 
-release-assets: $(INSTALLED) ## Bundle, model card, model archive, metrics and SHA256SUMS in build/release
-	rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
+bundle: $(INSTALLED) ## Write the serving bundle (model, contract, metadata.json) of this workspace to BUNDLE_DIR
 	$(BIN)/mlci bundle --out $(BUNDLE_DIR) --model-version "$(VERSION)"
+
+KEYS_DIR ?= build/keys
+keygen: $(INSTALLED) ## Make a key pair to sign with where keyless is not (KEYS_DIR/signing-key.pem and .pub)
+	$(BIN)/mlci keygen --out $(KEYS_DIR)
+
+sign: $(INSTALLED) ## Sign BUNDLE_DIR into BUNDLE_DIR/model.sig: SIGNING_KEY=key.pem, else keyless (Sigstore)
+	$(BIN)/mlci sign $(BUNDLE_DIR) $(if $(SIGNING_KEY),--private-key "$(SIGNING_KEY)")
+
+verify: $(INSTALLED) ## Verify VERIFY (a bundle or model-vX.Y.Z.tar.gz) with PUBLIC_KEY=..., or keyless REPOSITORY=owner/repo
+	$(BIN)/mlci verify "$(VERIFY)" $(if $(PUBLIC_KEY),--public-key "$(PUBLIC_KEY)") $(if $(REPOSITORY),--repository "$(REPOSITORY)")
+
+# A CycloneDX 1.5 SBOM of the locked environment this venv holds (every package with its version and purl).
+SBOM ?= $(RELEASE_DIR)/sbom-environment.cdx.json
+sbom: $(INSTALLED) ## Write the CycloneDX SBOM of the installed locked environment to SBOM
+	@mkdir -p $(dir $(SBOM))
+	$(BIN)/cyclonedx-py environment --of JSON --sv 1.5 --output-reproducible --no-validate --pyproject pyproject.toml \
+		-o $(SBOM) $(BIN)/python
+
+release-assets: $(INSTALLED) ## From the signed BUNDLE_DIR: model card, model archive, signature, metrics, SBOM, SHA256SUMS
+	@test -f $(BUNDLE_DIR)/model.sig || { echo "error: $(BUNDLE_DIR) is not signed: run \`make bundle sign\` first" \
+		"(SIGNING_KEY=key.pem off GitHub)" >&2; exit 1; }
+	rm -rf $(RELEASE_DIR) && mkdir -p $(RELEASE_DIR)
 	$(BIN)/mlci model-card --bundle $(BUNDLE_DIR) --out $(RELEASE_DIR)/MODEL_CARD.md
 	tar -C $(BUNDLE_DIR) --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -czf $(RELEASE_DIR)/model-$(VERSION).tar.gz .
+	cp $(BUNDLE_DIR)/model.sig $(RELEASE_DIR)/model-$(VERSION).sig
 	cp $(BUNDLE_DIR)/metadata.json $(RELEASE_DIR)/metadata.json
 	@for file in $$($(BIN)/python -c 'import pathlib, mlci.dvcfiles as d; print(" ".join(d.metrics_files(pathlib.Path("."))))'); do \
 		cp "$$file" "$(RELEASE_DIR)/metrics-$$(echo "$${file%.json}" | tr / -).json"; done
+	@$(MAKE) --no-print-directory sbom SBOM=$(RELEASE_DIR)/sbom-environment.cdx.json
 	cd $(RELEASE_DIR) && sha256sum -- * > SHA256SUMS && cat SHA256SUMS
 
-serve-image: ## Build the serving image SERVE_IMAGE from the runtime image IMAGE and the bundle (after release-assets)
-	docker build -f Containerfile.serve --build-arg RUNTIME_IMAGE=$(IMAGE) -t $(SERVE_IMAGE) $(BUNDLE_DIR)
+# SIGNER_IDENTITY: the keyless signer the image's server expects (release.yml passes its own workflow's identity).
+SIGNER_IDENTITY ?=
+serve-image: ## Build the serving image SERVE_IMAGE from the runtime image IMAGE and the signed bundle
+	docker build -f Containerfile.serve --build-arg RUNTIME_IMAGE=$(IMAGE) \
+		$(if $(SIGNER_IDENTITY),--build-arg SIGNER_IDENTITY="$(SIGNER_IDENTITY)") -t $(SERVE_IMAGE) $(BUNDLE_DIR)
 
 smoke-test: $(INSTALLED) ## Start SERVE_IMAGE on 127.0.0.1:PORT; check it answers the test split as evaluate did
 	@cid="$$(docker run -d -p 127.0.0.1:$(PORT):8000 $(SERVE_IMAGE))"; trap 'docker rm -f "$$cid" >/dev/null' EXIT; \

@@ -201,12 +201,20 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from mlci.serve import create_app, load_served_model, serve
     from mlci.serving.bundle import collect_metadata, read_bundle
+    from mlci.serving.verify import verify_for_serving
 
     if args.bundle is not None:
+        # verified before anything in it is read: a changed metadata.json is refused, not parsed
+        key = args.public_key or os.environ.get("MLCI_PUBLIC_KEY") or None
+        identity = args.signer_identity or os.environ.get("MLCI_SIGNER_IDENTITY") or None
+        verification = verify_for_serving(args.bundle, key and Path(key), identity, args.allow_unsigned)
         model_dir, contract, metadata = read_bundle(args.bundle)
+        metadata["verification"] = verification
+        logger.info("bundle %s: signature %s", args.bundle, verification["signature"])
     else:
         model_dir, contract = args.model_dir, args.contract
         metadata = collect_metadata(Path("."), model_dir, args.model_version)
+        metadata["verification"] = {"verified": False, "signature": "none: the workspace's model, not a bundle"}
     if args.model_version:
         metadata["version"] = args.model_version
     model = load_served_model(model_dir, contract, metadata, args.device, args.predictor, args.max_rows)
@@ -219,6 +227,49 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
     out = write_bundle(Path("."), args.out, args.model_dir, args.model_version)
     logger.info("serving bundle written: %s (build the serving image from it: Containerfile.serve)", out)
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from mlci.serving.signing import generate_key_pair, key_fingerprint
+
+    private, public = generate_key_pair(args.out, args.name)
+    logger.info("key pair written: %s (private: keep it secret) and %s (%s)", private, public, key_fingerprint(public))
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from mlci.serving.signing import sign_bundle
+
+    signature = sign_bundle(args.bundle, args.private_key)
+    how = f"with {args.private_key}" if args.private_key else "keyless (Sigstore)"
+    logger.info("signed %s %s: %s", args.bundle, how, signature)
+    return 0
+
+
+def signer_identity(args: argparse.Namespace) -> str | None:
+    """The keyless identity to expect: --identity as given, or the release workflow of --repository at --ref."""
+    from mlci.serving.signing import github_identity
+
+    if args.identity:
+        return args.identity
+    if args.repository:
+        return github_identity(args.repository, args.ref or "refs/tags/{version}", args.workflow)
+    return None
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from mlci.serving.verify import VerificationError, verify_archive, verify_bundle
+
+    identity = signer_identity(args)
+    if args.public_key is None and identity is None and not args.files_only:
+        raise VerificationError(
+            "nothing to check the signature against: pass --public-key KEY, or --repository OWNER/REPO for a keyless "
+            "release (--files-only checks the files alone)"
+        )
+    verify = verify_bundle if Path(args.bundle).is_dir() else verify_archive
+    result = verify(args.bundle, args.public_key, identity, issuer=args.issuer, offline=args.offline)
+    logger.info("%s: %s", args.bundle, result.line())
     return 0
 
 
@@ -394,6 +445,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when present")
     serve.add_argument("--predictor", default=None, help="module:function (default: the mlci.predictor entry point)")
     serve.add_argument("--max-rows", type=int, default=1024, help="rows per request; more is a 413")
+    serve.add_argument(
+        "--public-key", type=Path, default=None, help="verify the bundle's signature with it (env MLCI_PUBLIC_KEY)"
+    )
+    serve.add_argument(
+        "--signer-identity", default=None, help="the keyless signer to expect (env MLCI_SIGNER_IDENTITY)"
+    )
+    serve.add_argument("--allow-unsigned", action="store_true", help="serve a bundle with no signature (local work)")
     serve.set_defaults(run=cmd_serve)
 
     bundle = commands.add_parser(
@@ -401,6 +459,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument("--out", type=Path, default=Path("build/serve"), help="folder to (re)write")
     bundle.set_defaults(run=cmd_bundle)
+
+    keygen = commands.add_parser("keygen", help="a new EC key pair to sign bundles with (where keyless signing is not)")
+    keygen.add_argument("--out", type=Path, default=Path("build/keys"), help="folder (default: %(default)s)")
+    keygen.add_argument("--name", default="signing-key", help="<name>.pem (private) and <name>.pub")
+    keygen.set_defaults(run=cmd_keygen)
+
+    sign = commands.add_parser("sign", help="sign every file of a bundle into BUNDLE/model.sig (model-signing)")
+    sign.add_argument("bundle", type=Path, help="the bundle folder (`mlci bundle`)")
+    sign.add_argument("--private-key", type=Path, default=None, help="PEM EC key; default: keyless (Sigstore, OIDC)")
+    sign.set_defaults(run=cmd_sign)
+
+    verify = commands.add_parser(
+        "verify", help="check a bundle's (or model archive's) signature and every file's hash (exit 1: names the file)"
+    )
+    verify.add_argument("bundle", type=Path, help="a bundle folder or a released model-vX.Y.Z.tar.gz")
+    verify.add_argument("--public-key", type=Path, default=None, help="PEM public key of a key-signed bundle")
+    verify.add_argument("--repository", default=None, help="OWNER/REPO whose release workflow signed it (keyless)")
+    verify.add_argument("--workflow", default=".github/workflows/release.yml", help="the signing workflow's path")
+    verify.add_argument("--ref", default=None, help="the ref it ran on (default: refs/tags/<metadata.json's version>)")
+    verify.add_argument("--identity", default=None, help="the exact keyless identity (overrides --repository)")
+    verify.add_argument("--issuer", default="https://token.actions.githubusercontent.com", help="the OIDC issuer")
+    verify.add_argument("--files-only", action="store_true", help="check the files against the manifest only")
+    verify.add_argument("--offline", action="store_true", help="keyless: use the Sigstore root sigstore ships")
+    verify.set_defaults(run=cmd_verify)
 
     card = commands.add_parser("model-card", help="write the model card (Markdown) from the template and the outputs")
     card.add_argument("--out", type=Path, default=Path("build/release/MODEL_CARD.md"))

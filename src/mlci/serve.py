@@ -12,7 +12,8 @@ classifier). Before any row reaches it, every row is checked against the contrac
 nulls); a bad row is a 422 that names the row and the column.
 
     GET  /health     {"status": "ok"} once the model is loaded
-    GET  /metadata   model version, commit, data version, metrics, params digest (see mlci.serving.bundle)
+    GET  /metadata   model version, commit, data version, metrics, params digest (see mlci.serving.bundle), and
+                     `verification`: whether the bundle's signature was verified and by whom (mlci.serving.verify)
     POST /predict    {"rows": [{feature: value, ...}, ...]} -> {"model_version": ..., "predictions": [...]}
 """
 

@@ -69,7 +69,7 @@ def podman(*args: str, timeout: float = 600, check: bool = True) -> subprocess.C
 
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the repository with the pipeline reproduced (its code, not the venv's) and a bundle written."""
+    """A copy of the repository with the pipeline reproduced (its code, not the venv's) and a bundle written, signed."""
     project = copy_project(tmp_path_factory.mktemp("serving"), include_untracked=True)
     env = {
         **os.environ,
@@ -82,6 +82,8 @@ def reproduced(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["dvc", "pull", "--quiet", "data.dvc"],
         ["dvc", "repro", "--quiet"],
         ["mlci", "bundle", "--out", "build/serve", "--model-version", "v0.0.0-pytest"],
+        ["mlci", "keygen", "--out", "build/keys"],  # the server refuses an unsigned bundle
+        ["mlci", "sign", "build/serve", "--private-key", "build/keys/signing-key.pem"],
     ):
         done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=30 * 60)
         assert done.returncode == 0, f"{' '.join(command)}: {done.stdout[-3000:]}{done.stderr[-3000:]}"
@@ -157,3 +159,6 @@ def test_metadata_names_the_bundled_version_and_the_cpu(server: str) -> None:
     assert metadata["version"] == "v0.0.0-pytest"
     assert metadata["device"] == "cpu"
     assert metadata["params_digest"].startswith("sha256:")
+    # the image holds no public key: the files were checked against the signed manifest, the signature was not
+    assert metadata["verification"]["signature"] == "not checked: no public key or signer identity"
+    assert metadata["verification"]["files_checked"] >= 3

@@ -192,3 +192,13 @@ def test_make_test_fails_on_a_test_path_that_does_not_exist(pulled, target):
     done = _run([*MAKE, target, "PYTEST_ARGS=tests/no_such_test_file.py"], pulled)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "ERROR: file or directory not found: tests/no_such_test_file.py" in done.stderr, done.stdout + done.stderr
+
+
+def test_make_release_assets_refuses_an_unsigned_bundle_and_writes_nothing(workspace):
+    (workspace / "build" / "serve").mkdir(parents=True)
+    done = _run([*MAKE, "release-assets", "VERSION=v9.9.9"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "error: build/serve is not signed: run `make bundle sign` first (SIGNING_KEY=key.pem off GitHub)"
+    )
+    assert not (workspace / "build" / "release").exists()

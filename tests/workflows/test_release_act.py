@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from act_harness import (
     ACT_DIR,
     REPO_ROOT,
@@ -37,6 +38,7 @@ from act_harness import (
 )
 
 from mlci.dvcfiles import metrics_files
+from mlci.serving.verify import signed_manifest, verify_archive
 
 pytestmark = [
     pytest.mark.slow,
@@ -60,6 +62,7 @@ IMAGE = "ghcr.io/local-org/ml-template/serve"
 MODEL = "ml-template"
 IDENTITY = ["-c", "user.name=release test", "-c", "user.email=release@example.invalid", "-c", "commit.gpgsign=false"]
 JOB_MODEL = "/model of the tagged commit"
+JOB_SIGN = "/signed, verified and attested release assets"
 JOB_IMAGE = "/serving image (smoke-tested, then pushed)"
 JOB_PUBLISH = "/GitHub Release"
 # Appended to the clone's src/mlci/serve.py: the server's row check now hands the model its features in reverse order
@@ -268,7 +271,7 @@ def test_a_version_tag_runs_every_release_job_and_promotes_to_staging(released) 
     assert release.run.returncode == 0, release.tail()
     results = release.run.job_results()
     assert set(results.values()) == {"succeeded"}, results
-    for job in (JOB_MODEL, JOB_IMAGE, JOB_PUBLISH, "/v0.1.0 to staging"):
+    for job in (JOB_MODEL, JOB_SIGN, JOB_IMAGE, JOB_PUBLISH, "/v0.1.0 to staging"):
         assert release.result(job) == "succeeded", results
     assert "smoke test passed" in release.run.log, release.tail()
 
@@ -281,7 +284,15 @@ def test_the_release_holds_the_assets_and_their_sums(released) -> None:
     metrics = {
         f"metrics-{path.removesuffix('.json').replace('/', '-')}.json": path for path in metrics_files(scenario.repo)
     }
-    assert set(assets) == {"MODEL_CARD.md", "model-v0.1.0.tar.gz", "metadata.json", "SHA256SUMS", *metrics}
+    assert set(assets) == {
+        "MODEL_CARD.md",
+        "model-v0.1.0.tar.gz",
+        "model-v0.1.0.sig",
+        "metadata.json",
+        "sbom-environment.cdx.json",
+        "SHA256SUMS",
+        *metrics,
+    }
     sums = {name: digest for digest, name in (line.split() for line in assets["SHA256SUMS"].read_text().splitlines())}
     assert set(sums) == set(assets) - {"SHA256SUMS"}
     for name, digest in sums.items():
@@ -295,12 +306,60 @@ def test_the_release_holds_the_assets_and_their_sums(released) -> None:
     assert "./metadata.json" in names and any(name.startswith("./model/") for name in names), names
 
 
+def step_succeeded(step: Step, name: str) -> bool:
+    return re.search(rf"Success - Main {re.escape(name)}", step.run.log) is not None
+
+
+def test_the_bundle_is_signed_then_verified_and_the_attestation_skipped_with_a_notice(released, tmp_path) -> None:
+    _, _, release, _ = released
+    for name in (
+        "Sign the model bundle (model-signing; keyless, this workflow's identity)",
+        "Verify the released archive as a user would",
+        "Can this repository attest?",
+        "Where the image's SBOM is taken",
+    ):
+        assert step_succeeded(release, name), name
+    assert "act: no Sigstore here; the bundle is signed with a throwaway key pair" in release.run.log
+    assert "signed build/serve with build/keys/signing-key.pem: build/serve/model.sig" in release.run.log
+    assert re.search(
+        r"model-v0\.1\.0\.tar\.gz: verified: \d+ files match the manifest signed by key sha256:", release.run.log
+    )
+    assert "skipped under act: GitHub's attestation API and Sigstore are not here" in release.run.log
+    assert "skipped under act: syft is downloaded at run time and there is no image" in release.run.log
+    for name in ("Attest the model archive's build provenance", "Attest the serving image's build provenance"):
+        assert not step_succeeded(release, name), name
+    assert "smoke test passed" in release.run.log  # the server verified the bundle's files before it served them
+
+    (published,) = release.github["releases"]
+    assets = {asset["name"]: Path(asset["path"]) for asset in published["assets"]}
+    archive = assets["model-v0.1.0.tar.gz"]
+    assert verify_archive(archive).files >= 3  # no key here: the files against the signed manifest
+    with tarfile.open(archive) as tar:
+        inside = tar.extractfile("./model.sig").read()
+    assert assets["model-v0.1.0.sig"].read_bytes() == inside
+    signed, _ = signed_manifest(assets["model-v0.1.0.sig"])
+    assert "metadata.json" in signed and any(name.startswith("model/") for name in signed), signed
+
+
+def test_the_environment_sbom_lists_the_locked_packages(released) -> None:
+    _, _, release, _ = released
+    (published,) = release.github["releases"]
+    path = next(Path(a["path"]) for a in published["assets"] if a["name"] == "sbom-environment.cdx.json")
+    sbom = json.loads(path.read_text())
+    assert (sbom["bomFormat"], sbom["specVersion"]) == ("CycloneDX", "1.5")
+    versions = {component["name"]: component["version"] for component in sbom["components"]}
+    assert versions["torch"].startswith("2.") and "model-signing" in versions and "dvc" in versions
+
+
 def test_the_release_notes_are_the_model_card_and_the_image_digest(released) -> None:
     _, _, release, _ = released
     (published,) = release.github["releases"]
     card = Path(next(a["path"] for a in published["assets"] if a["name"] == "MODEL_CARD.md")).read_text()
     digest = release.registry["tags"][f"{IMAGE}:v0.1.0"]
-    assert published["body"].startswith(card)
+    _, front_matter, text = card.split("---\n", 2)  # the model-index a model hub reads; not the release's text
+    assert yaml.safe_load(front_matter)["model-index"][0]["name"] == REPOSITORY["name"]
+    assert published["body"].startswith(text)
+    assert "mlci verify model-v0.1.0.tar.gz --repository Local-Org/ML-Template" in text
     assert f"## Serving image\n`{IMAGE}:v0.1.0` (`{digest}`)" in published["body"]
 
 
@@ -371,6 +430,7 @@ def test_a_failed_smoke_test_stops_the_release(smoke_failed) -> None:
     scenario, step = smoke_failed
     assert step.run.returncode != 0
     assert step.result(JOB_MODEL) == "succeeded", step.tail()
+    assert step.result(JOB_SIGN) == "succeeded", step.tail()
     assert step.result(JOB_IMAGE) == "failed", step.tail()
     assert step.result(JOB_PUBLISH) is None, step.run.job_results()
     assert re.search(r"\d+ of \d+ predictions differ from reports/predictions\.csv", step.run.log), step.tail()
@@ -388,4 +448,5 @@ def test_a_tag_that_is_not_a_version_stops_the_model_job(smoke_failed) -> None:
     step = scenario.run(RELEASE, "push", push_event("v1.2", sha))
     assert step.result(JOB_MODEL) == "failed", step.tail()
     assert "::error::tag v1.2 is not a version (vMAJOR.MINOR.PATCH)" in step.run.log, step.tail()
-    assert step.result(JOB_IMAGE) is None and step.docker_calls == [] and step.gh_calls == []
+    assert step.result(JOB_SIGN) is None and step.result(JOB_IMAGE) is None
+    assert step.docker_calls == [] and step.gh_calls == []
