@@ -40,7 +40,7 @@ from project_copy import PROJECT  # noqa: E402
 SLOW_MODULES_FIRST = (
     "workflows/test_act_container.py",
     "template/test_swap.py",
-    "template/test_swap_regression.py",
+    "template/test_swap_tasks.py",
     "docker/test_image.py",
     "workflows/test_act.py",
     "template/test_new_user.py",
