@@ -209,7 +209,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metadata = collect_metadata(Path("."), model_dir, args.model_version)
     if args.model_version:
         metadata["version"] = args.model_version
-    model = load_served_model(model_dir, contract, metadata, args.device, args.predictor, args.max_rows)
+    model = load_served_model(
+        model_dir, contract, metadata, args.device, args.predictor, args.max_rows, args.max_body_bytes
+    )
     serve(create_app(model), args.host, args.port)
     return 0
 
@@ -394,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="auto: CUDA when present")
     serve.add_argument("--predictor", default=None, help="module:function (default: the mlci.predictor entry point)")
     serve.add_argument("--max-rows", type=int, default=1024, help="rows per request; more is a 413")
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=8 * 1024 * 1024, help="request body size; more is a 413, before parsing"
+    )
     serve.set_defaults(run=cmd_serve)
 
     bundle = commands.add_parser(
