@@ -109,9 +109,12 @@ data: $(DATA_PULLED) ## Pull the tracked data from the DVC remote (when missing 
 # alone (when its inputs changed); a rejected file leaves data.dvc, the cache and reports/validation.json as they were.
 VALIDATE_FIRST := $(BIN)/dvc repro --single-item validate
 
+# The params are checked first, by the project's own check (its `mlci.params_check` entry point): DVC skips a stage
+# whose params equal the recorded ones by value, so `epochs: 12.0` would pass until a later retrain.
 # A preempted training run (SIGTERM) leaves checkpoints/PREEMPTED: the recipe then exits 75 (make reports
 # "Error 75" and exits 2), any other failure keeps DVC's status (255).
-repro: data ## Pull the data, validate it, reproduce the pipeline, print the metrics
+repro: data ## Check the params, pull the data, validate it, reproduce the pipeline, print the metrics
+	$(BIN)/mlci check-params
 	$(VALIDATE_FIRST)
 	@echo "$(BIN)/dvc repro"; $(BIN)/dvc repro || { rc=$$?; if [ -f checkpoints/PREEMPTED ]; then \
 		echo "preempted: run \`make repro\` again to resume from checkpoints/train.pt" >&2; exit 75; fi; exit $$rc; }

@@ -102,6 +102,18 @@ def cmd_validation_summary(args: argparse.Namespace) -> int:
     return write_job_summary(args.summary)
 
 
+def cmd_check_params(args: argparse.Namespace) -> int:
+    from mlci.params_check import GROUP, NAME, check_params
+
+    if check_params(args.params):
+        logger.info("%s: checked", args.params)
+    else:
+        logger.info(
+            "%s: no params check registered (a `%s` entry point in group %s): not checked", args.params, NAME, GROUP
+        )
+    return 0
+
+
 def cmd_missing_data(args: argparse.Namespace) -> int:
     from mlci.dvcfiles import unrecoverable_data
 
@@ -343,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     missing.add_argument("dvc_file", help="the .dvc file, e.g. data.dvc")
     missing.set_defaults(run=cmd_missing_data)
+
+    check_params = commands.add_parser(
+        "check-params", help="run the project's check of params.yaml (its mlci.params_check entry point)"
+    )
+    check_params.add_argument("--params", type=Path, default=Path("params.yaml"), help="the params file")
+    check_params.set_defaults(run=cmd_check_params)
 
     metrics = commands.add_parser("metrics", help="print the metrics files dvc.yaml lists, as tables")
     metrics.add_argument("--markdown", action="store_true", help="Markdown tables (for a CI job summary)")

@@ -125,6 +125,21 @@ def test_make_repro_on_unreadable_data_leaves_everything_and_no_failed_summary(w
     assert _git_status(workspace) == ""
 
 
+def test_make_repro_refuses_params_dvc_would_skip_every_stage_for(workspace):
+    """`epochs: 12.0` equals the recorded 12 to DVC, which would skip train: the project's check runs first."""
+    before = _state(workspace)
+    params = workspace / "params.yaml"
+    params.write_text(params.read_text().replace("  epochs: 12\n", "  epochs: 12.0\n"))
+    done = _run([*MAKE, "repro"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith(("ERROR", "make:"))]
+    assert errors[0] == "ERROR mlci: params.yaml: train.epochs: expected int, got float 12.0"
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: repro\] Error 1", errors[-1]), errors
+    assert "Running stage" not in done.stdout
+    assert _state(workspace) == before
+    assert _git_status(workspace) == " M params.yaml\n"
+
+
 def test_bare_dvc_repro_records_rejected_data_in_data_dvc_and_git_checkout_undoes_it(workspace):
     """README's statement: DVC commits a changed data file before any stage runs; the summary stays as it was."""
     before = _state(workspace)
