@@ -125,6 +125,25 @@ def test_make_repro_on_unreadable_data_leaves_everything_and_no_failed_summary(w
     assert _git_status(workspace) == ""
 
 
+def test_make_repro_refuses_a_swapped_header_before_dvc_records_it(workspace):
+    """Two pixels' names swapped: every value is still in range, so only the order tells (it retrained before)."""
+    before = _state(workspace)
+    header, rest = (workspace / DATA).read_text().split("\n", 1)
+    swapped = header.replace("pixel_0_1,pixel_0_2", "pixel_0_2,pixel_0_1")
+    _write_data(workspace, (swapped + "\n" + rest).encode())
+    done = _run([*MAKE, "repro"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith(("ERROR", "make:"))]
+    assert errors[0] == (
+        f"ERROR mlci: {DATA}: the features are not in the contract's order: from column 3, expected pixel_0_1, "
+        "pixel_0_2; found pixel_0_2, pixel_0_1 (a swapped header?): fix the file's header, or list the features in "
+        "data.schema.yaml in the file's order"
+    )
+    assert "Running stage 'split'" not in done.stdout
+    assert _state(workspace) == before
+    assert _git_status(workspace) == ""
+
+
 def test_make_repro_refuses_params_dvc_would_skip_every_stage_for(workspace):
     """`epochs: 12.0` equals the recorded 12 to DVC, which would skip train: the project's check runs first."""
     before = _state(workspace)
