@@ -43,8 +43,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 INSTALLED := $(VENV)/.installed
 # A missing venv: uv makes it in half a second (pip seeded into it, for the pip path and `pip download`); without
-# uv, Python's venv module does (ensurepip: about 5 s).
-NEW_VENV = test -x $(BIN)/python || { uv="$$(command -v uv || true)"; \
+# uv, Python's venv module does (ensurepip: about 5 s). Both seed pip, so a venv with pyvenv.cfg, no stamp and no pip
+# is one an interrupted `make install` left (killed during ensurepip: every later pip call failed): it is recreated.
+NEW_VENV = if [ -f $(VENV)/pyvenv.cfg ] && [ ! -f $(INSTALLED) ] && ! $(BIN)/python -c 'import pip' >/dev/null 2>&1; \
+	then echo "$(VENV) is incomplete (no pip: an interrupted \`make install\`?): recreating it"; rm -rf $(VENV); fi; \
+	test -x $(BIN)/python || { uv="$$(command -v uv || true)"; \
 	if [ -n "$$uv" ] && [ "$(INSTALLER)" = uv ] && "$$uv" venv --quiet --seed --python $(PYTHON) $(VENV); then :; \
 	else $(PYTHON) -m venv $(VENV); fi; }
 
@@ -88,6 +91,10 @@ $(INSTALLED): pyproject.toml requirements.txt $(TORCH_LOCK) requirements/uv.txt 
 	@touch $@
 
 install: $(INSTALLED) ## Create .venv (if missing) and install the locked set with uv (INSTALLER=pip: with pip)
+
+.PHONY: venv
+venv: ## Create .venv only (no packages): make install's first step, which also recreates one left incomplete
+	@$(NEW_VENV)
 
 # The tracked data is pulled when it is missing or data.dvc changed since the last pull (a checkout of another
 # commit). A copy edited here is kept, so `make repro` runs on it; `dvc pull` would refuse to overwrite it.
