@@ -97,15 +97,30 @@ venv: ## Create .venv only (no packages): make install's first step, which also 
 	@$(NEW_VENV)
 
 # The tracked data is pulled when it is missing or data.dvc changed since the last pull (a checkout of another
-# commit). A copy edited here is kept, so `make repro` runs on it; `dvc pull` would refuse to overwrite it.
-# The data file is the one the data contract (data.schema.yaml) names.
-DATA ?= $(shell sed -n 's/^path: *//p' data.schema.yaml 2>/dev/null)
+# commit). A copy edited here is kept, so `make repro` runs on it: the stamp holds the file's checksum as pulled, and
+# a file that no longer has it while data.dvc does not record it either is an edit (e.g. one a bare `dvc repro`
+# recorded and `git checkout data.dvc` took back): it is kept and said so, never replaced (DVC would replace it
+# silently, its copy being in the cache). The data file is the one the data contract (data.schema.yaml) names: its
+# `path:` unquoted or quoted, a trailing comment dropped.
+hash := \#
+quote := '"'"'
+DATA ?= $(shell sed -n -e '/^path:/{s/^path:[[:space:]]*//;s/[[:space:]]*$(hash).*//;s/[[:space:]]*$$//;\
+	s/^"\(.*\)"$$/\1/;s/^$(quote)\(.*\)$(quote)$$/\1/;p;q;}' data.schema.yaml 2>/dev/null)
 DATA_PULLED := .dvc/tmp/data-pulled
 # DVC names data it finds in neither its cache nor the remote by hash alone: after a failed pull, `mlci missing-data`
-# names the files and the fix.
+# names the files and the fix. A contract path that data.dvc does not bring is named before any stage runs.
 $(DATA_PULLED): data.dvc $(if $(wildcard $(or $(DATA),data)),,FORCE) | $(INSTALLED)
-	@echo "$(BIN)/dvc pull data.dvc"; $(BIN)/dvc pull data.dvc || { $(BIN)/mlci missing-data data.dvc; exit 1; }
-	@mkdir -p $(@D) && touch $@
+	@pulled="$$(cat $@ 2>/dev/null || true)"; \
+	if [ -n "$$pulled" ] && [ -f "$(DATA)" ] && [ "$$(cksum < "$(DATA)")" != "$$pulled" ]; then \
+		if $(BIN)/dvc status --quiet data.dvc; then cksum < "$(DATA)" > $@; \
+		else echo "notice: $(DATA) was edited since it was pulled: kept, not replaced by the file data.dvc" \
+			"tracks (\`dvc pull --force data.dvc\` takes that one)" >&2; fi; \
+	else \
+		echo "$(BIN)/dvc pull data.dvc"; $(BIN)/dvc pull data.dvc || { $(BIN)/mlci missing-data data.dvc; exit 1; }; \
+		test -f "$(DATA)" || { echo "error: $(DATA) not found: data.schema.yaml's path names a file data.dvc" \
+			"does not bring (fix the path, or \`dvc add\` that file)" >&2; exit 1; }; \
+		mkdir -p $(@D) && cksum < "$(DATA)" > $@; \
+	fi
 
 FORCE:
 

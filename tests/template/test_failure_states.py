@@ -178,6 +178,46 @@ def test_bare_dvc_repro_records_rejected_data_in_data_dvc_and_git_checkout_undoe
     assert _git_status(workspace) == ""
 
 
+def test_after_git_checkout_data_dvc_make_validate_keeps_the_edited_file_and_rejects_it(workspace):
+    """README's undo path: the edit a bare `dvc repro` recorded is not replaced by the tracked file (DVC would replace
+    it silently, its copy being in the cache); `make validate` says so and validates the edit, which fails."""
+    edited = _label_42(workspace)
+    _write_data(workspace, edited)
+    assert _run(["dvc", "repro"], workspace).returncode == 255
+    assert _run(["git", "checkout", "data.dvc"], workspace).returncode == 0
+    done = _run([*MAKE, "validate"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == (
+        f"notice: {DATA} was edited since it was pulled: kept, not replaced by the file data.dvc tracks "
+        "(`dvc pull --force data.dvc` takes that one)"
+    )
+    assert any(line.startswith("ERROR mlci: data validation failed: 1 of ") for line in lines), lines
+    assert (workspace / DATA).read_bytes() == edited
+    assert _git_status(workspace) == ""
+
+
+def test_make_data_names_a_contract_path_data_dvc_does_not_bring(workspace):
+    contract = workspace / "data.schema.yaml"
+    contract.write_text(contract.read_text().replace(f"path: {DATA}\n", 'path: "data/digit.csv"  # a typo\n'))
+    done = _run([*MAKE, "data"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    *_, error, make_error = done.stderr.splitlines()
+    assert error == (
+        "error: data/digit.csv not found: data.schema.yaml's path names a file data.dvc does not bring "
+        "(fix the path, or `dvc add` that file)"
+    )
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: \.dvc/tmp/data-pulled\] Error 1", make_error), make_error
+
+
+def test_a_quoted_contract_path_is_read_as_the_file_so_make_data_does_not_pull_again(workspace):
+    contract = workspace / "data.schema.yaml"
+    contract.write_text(contract.read_text().replace(f"path: {DATA}\n", f"path: '{DATA}'  # quoted\n"))
+    done = _run([*MAKE, "data"], workspace)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dvc pull" not in done.stdout  # pulled once by the fixture; the quoted name is the same file
+
+
 # -------------------------------------------------------------------------------------------- a failing stage
 @pytest.mark.parametrize("stage", ["train", "evaluate"])
 def test_a_failing_stage_keeps_the_committed_metrics_plots_and_predictions(workspace, stage):
