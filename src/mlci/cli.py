@@ -31,6 +31,19 @@ def write_json(path: Path, payload: dict) -> None:
     partial.replace(path)
 
 
+def _max_mb(args: argparse.Namespace) -> float:
+    """The data size bound: --max-mb, else MLCI_VALIDATE_MAX_MB, else the default."""
+    from mlci.validation import MAX_DATA_MB
+
+    if args.max_mb is not None:
+        return args.max_mb
+    text = os.environ.get("MLCI_VALIDATE_MAX_MB", "").strip()
+    try:
+        return float(text) if text else MAX_DATA_MB
+    except ValueError:
+        raise UserFacingError(f"MLCI_VALIDATE_MAX_MB={text!r}: expected a number of MB") from None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate the data: a pass replaces the summary; a failure writes its own and leaves the summary as it was."""
     from mlci.contract import load_contract
@@ -39,7 +52,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     args.failed_summary.unlink(missing_ok=True)  # a stale one must not outlive this run, whatever its outcome
     contract = load_contract(args.contract)
-    summary = validate_data(contract, data_path=args.data, gx_root=args.gx_root).to_dict()
+    summary = validate_data(contract, data_path=args.data, gx_root=args.gx_root, max_mb=_max_mb(args)).to_dict()
     if summary["success"]:
         write_json(args.summary, summary)
         logger.info("data valid: %d expectations passed on %d rows", summary["evaluated"], summary["rows"])
@@ -325,6 +338,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=Path(VALIDATION_FAILURES),
         help="where a failed validation's summary goes (default: %(default)s)",
+    )
+    validate.add_argument(
+        "--max-mb",
+        type=float,
+        default=None,
+        help="refuse a data file over this many MB (validation reads it whole: about 10 MB of memory per MB; "
+        "default: MLCI_VALIDATE_MAX_MB, else 200)",
     )
     validate.set_defaults(run=cmd_validate)
 

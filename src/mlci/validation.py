@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 DATA_DOCS_SITE = Path("uncommitted") / "data_docs" / "local_site"
 MAX_SHOWN_VALUES = 5
+MAX_DATA_MB = 200  # the largest data file validation reads unless told otherwise (--max-mb, MLCI_VALIDATE_MAX_MB)
+MEMORY_PER_MB = 10  # validation reads the file whole (pandas, then GX): about 9 MB of memory per MB of CSV, measured
 REBUILD_HINT = "rebuild it from the contract with `mlci schema suite`"
 # Data Docs show GX's logo from a remote URL carrying the project's id and a timestamp; the site has the same image.
 REMOTE_LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.us-east-2\.amazonaws\.com/logo-long\.png[^\"']*")
@@ -308,6 +310,18 @@ def _load_checkpoint(contract: DataContract, gx_root: Path) -> Any:
     return checkpoint
 
 
+def check_size(path: Path, max_mb: float) -> None:
+    """Refuse a file over `max_mb` MB unread: a DataError saying the memory it would take, and the way round."""
+    size = path.stat().st_size / 1e6 if path.is_file() else 0.0
+    if size <= max_mb:
+        return
+    raise DataError(
+        f"{path} is {size:,.4g} MB, over the {max_mb:,.4g} MB validation reads: it reads the file whole, about "
+        f"{MEMORY_PER_MB} MB of memory per MB ({size * MEMORY_PER_MB / 1000:,.1f} GB here); where that memory is free, "
+        "raise the bound (`mlci validate --max-mb N`, or MLCI_VALIDATE_MAX_MB=N)"
+    )
+
+
 def check_feature_order(contract: DataContract, columns: list[str], data_file: str) -> None:
     """Refuse a file whose features are not in the contract's order (DataError naming the first names that differ).
 
@@ -332,16 +346,20 @@ def check_feature_order(contract: DataContract, columns: list[str], data_file: s
 
 
 def validate_data(
-    contract: DataContract, data_path: str | Path | None = None, gx_root: str | Path = GX_ROOT
+    contract: DataContract,
+    data_path: str | Path | None = None,
+    gx_root: str | Path = GX_ROOT,
+    max_mb: float = MAX_DATA_MB,
 ) -> ValidationSummary:
     """Run the GX checkpoint on the contract's data file (or `data_path`), rebuild Data Docs, return the summary.
 
-    Relative paths are taken from the current directory. Raises DataError when the file is missing or unreadable,
-    when its features are out of the contract's order, UserFacingError when the GX project is missing, broken or
-    stale, or the checkpoint crashes.
+    Relative paths are taken from the current directory. Raises DataError when the file is missing, unreadable, over
+    `max_mb` MB or its features are out of the contract's order, UserFacingError when the GX project is missing,
+    broken or stale, or the checkpoint crashes.
     """
     os.environ["GX_ANALYTICS_ENABLED"] = "false"  # set before GX loads; gx/great_expectations.yml says so too
     path = Path(data_path if data_path is not None else contract.path)
+    check_size(path, max_mb)
     read = read_data(contract, path)
     check_feature_order(contract, list(read.columns), str(path))
     gx_root = Path(gx_root).resolve()

@@ -20,6 +20,7 @@ from mlci.validation import (
     _type_observed,
     as_contract_types,
     check_feature_order,
+    check_size,
     validate_data,
 )
 
@@ -450,3 +451,40 @@ def test_the_order_check_names_at_most_five_names_and_leaves_the_id_and_target_a
         "t.csv: the features are not in the contract's order: from column 3, expected f1, f2, f3, f4, f5, …; "
         "found f7, f6, f5, f4, f3, … (a swapped header?)"
     )
+
+
+# ------------------------------------------------------------------------------------------------ size bound
+def test_a_file_over_the_size_bound_is_refused_before_it_is_read_saying_the_memory_it_needs(
+    validate_cli, frames, monkeypatch
+) -> None:
+    """Validation reads the file whole (about 9 MB of memory per MB): a file over the bound is refused unread."""
+    run, summary, _ = validate_cli
+    data = summary.parent.parent / "table.csv"
+    monkeypatch.setenv("MLCI_VALIDATE_MAX_MB", "0.001")  # 1,000 bytes; the frame's CSV is about 1,400
+    status, errors = run(frames["binary"]())
+    size = data.stat().st_size / 1e6
+    assert (status, errors) == (
+        1,
+        [
+            f"ERROR mlci: {data} is {size:,.4g} MB, over the 0.001 MB validation reads: it reads the file whole, about "
+            f"10 MB of memory per MB ({size * 10 / 1000:,.1f} GB here); where that memory is free, raise the bound "
+            "(`mlci validate --max-mb N`, or MLCI_VALIDATE_MAX_MB=N)"
+        ],
+    )
+    monkeypatch.setenv("MLCI_VALIDATE_MAX_MB", "lots")
+    assert run(frames["binary"]()) == (1, ["ERROR mlci: MLCI_VALIDATE_MAX_MB='lots': expected a number of MB"])
+    monkeypatch.delenv("MLCI_VALIDATE_MAX_MB")
+    assert run(frames["binary"]()) == (0, [])
+
+
+def test_check_size_names_the_bound_in_whole_megabytes(tmp_path) -> None:
+    path = tmp_path / "big.csv"
+    with open(path, "wb") as handle:
+        handle.truncate(250_000_000)  # sparse: no disk used
+    with pytest.raises(DataError) as error:
+        check_size(path, 200)
+    assert str(error.value).startswith(
+        f"{path} is 250 MB, over the 200 MB validation reads: it reads the file whole, about 10 MB of memory per MB "
+        "(2.5 GB here);"
+    )
+    check_size(path, 250)
