@@ -139,7 +139,7 @@ def quoted(value: Any) -> str:
     if isinstance(value, str) and len(value) > QUOTE_CHARS:
         return f'{json.dumps(value[:QUOTE_CHARS])[:-1]}…" ({len(value):,} characters)'
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**QUOTE_CHARS:
-        return f"{str(value)[:QUOTE_CHARS]}… ({len(str(abs(value))):,} digits)"
+        return f"{str(value)[:QUOTE_CHARS]}… ({len(str(value)):,} characters)"
     try:
         text = json.dumps(value)
     except (RecursionError, ValueError):
@@ -421,7 +421,7 @@ class BodyTooLarge(Exception):
 async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused once it is over `limit` bytes: by its Content-Length, else counted as it streams in."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isdecimal() and int(declared) > limit:
         raise BodyTooLarge
     chunks, size = [], 0
     async for chunk in request.stream():

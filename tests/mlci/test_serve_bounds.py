@@ -85,9 +85,9 @@ def rows_text(value_text: str, column: str = "serial") -> bytes:
 @pytest.mark.parametrize(
     ("column", "text", "message"),
     [
-        ("serial", "1" + "0" * 309, "1" + "0" * 59 + "… (310 digits) is outside the 64-bit integer range"),
-        ("length", "-1" + "0" * 309, "-1" + "0" * 58 + "… (310 digits) is too large for a 64-bit float"),
-        ("weight", "1" + "0" * 309, "1" + "0" * 59 + "… (310 digits) is too large for a 64-bit float"),
+        ("serial", "1" + "0" * 309, "1" + "0" * 59 + "… (310 characters) is outside the 64-bit integer range"),
+        ("length", "-1" + "0" * 309, "-1" + "0" * 58 + "… (311 characters) is too large for a 64-bit float"),
+        ("weight", "1" + "0" * 309, "1" + "0" * 59 + "… (310 characters) is too large for a 64-bit float"),
         ("serial", str(2**63), f"{2**63} is outside the 64-bit integer range"),
         ("serial", "1e300", "1e+300 is outside the 64-bit integer range"),
         ("serial", "1e400", "expected a number (int), got Infinity"),
