@@ -326,6 +326,7 @@ BUNDLE_DIR ?= build/serve
 SERVE_IMAGE ?= $(IMAGE_NAME)-serve:$(VERSION)
 .PHONY: release-model release-assets serve-image smoke-test deploy
 release-model: data ## Restore (dvc pull) or reproduce this commit's model; stop unless its metrics equal the committed
+	$(BIN)/mlci check-params
 	$(BIN)/dvc pull --quiet || echo "notice: the DVC remote lacks some outputs: reproducing them, then checking the metrics"
 	$(BIN)/dvc repro
 	@metrics="$$($(BIN)/python -c 'import pathlib, mlci.dvcfiles as d; print(" ".join(d.metrics_files(pathlib.Path("."))))')"; \

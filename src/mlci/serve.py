@@ -470,7 +470,8 @@ def create_app(model: LoadedModel) -> FastAPI:
         content_type = request.headers.get("content-type", "")
         if not _is_json(content_type):
             got = f"Content-Type {_clipped(content_type)}" if content_type else "no Content-Type"
-            return _error(f"expected Content-Type: {', '.join(JSON_TYPES)}, got {got}", 415)
+            # answered unread: closing the connection spares the server reading the rest of the body
+            return _error(f"expected Content-Type: {', '.join(JSON_TYPES)}, got {got}", 415, connection="close")
         try:
             raw = await read_body(request, model.max_body_bytes)
         except BodyTooLarge:

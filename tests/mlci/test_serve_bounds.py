@@ -199,6 +199,7 @@ def test_a_body_that_is_not_declared_json_is_415(client, content_type, message) 
     answer = post(client, json.dumps({"rows": [GOOD]}).encode(), content_type)
     assert answer.status_code == 415
     assert answer.json() == {"error": message, "detail": []}
+    assert answer.headers["connection"] == "close"
 
 
 def test_json_with_a_charset_is_accepted(client) -> None:
