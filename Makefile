@@ -43,8 +43,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 INSTALLED := $(VENV)/.installed
 # A missing venv: uv makes it in half a second (pip seeded into it, for the pip path and `pip download`); without
-# uv, Python's venv module does (ensurepip: about 5 s).
-NEW_VENV = test -x $(BIN)/python || { uv="$$(command -v uv || true)"; \
+# uv, Python's venv module does (ensurepip: about 5 s). Both seed pip, so a venv with pyvenv.cfg, no stamp and no pip
+# is one an interrupted `make install` left (killed during ensurepip: every later pip call failed): it is recreated.
+NEW_VENV = if [ -f $(VENV)/pyvenv.cfg ] && [ ! -f $(INSTALLED) ] && ! $(BIN)/python -c 'import pip' >/dev/null 2>&1; \
+	then echo "$(VENV) is incomplete (no pip: an interrupted \`make install\`?): recreating it"; rm -rf $(VENV); fi; \
+	test -x $(BIN)/python || { uv="$$(command -v uv || true)"; \
 	if [ -n "$$uv" ] && [ "$(INSTALLER)" = uv ] && "$$uv" venv --quiet --seed --python $(PYTHON) $(VENV); then :; \
 	else $(PYTHON) -m venv $(VENV); fi; }
 
@@ -89,16 +92,35 @@ $(INSTALLED): pyproject.toml requirements.txt $(TORCH_LOCK) requirements/uv.txt 
 
 install: $(INSTALLED) ## Create .venv (if missing) and install the locked set with uv (INSTALLER=pip: with pip)
 
+.PHONY: venv
+venv: ## Create .venv only (no packages): make install's first step, which also recreates one left incomplete
+	@$(NEW_VENV)
+
 # The tracked data is pulled when it is missing or data.dvc changed since the last pull (a checkout of another
-# commit). A copy edited here is kept, so `make repro` runs on it; `dvc pull` would refuse to overwrite it.
-# The data file is the one the data contract (data.schema.yaml) names.
-DATA ?= $(shell sed -n 's/^path: *//p' data.schema.yaml 2>/dev/null)
+# commit). A copy edited here is kept, so `make repro` runs on it: the stamp holds the file's checksum as pulled, and
+# a file that no longer has it while data.dvc does not record it either is an edit (e.g. one a bare `dvc repro`
+# recorded and `git checkout data.dvc` took back): it is kept and said so, never replaced (DVC would replace it
+# silently, its copy being in the cache). The data file is the one the data contract (data.schema.yaml) names: its
+# `path:` unquoted or quoted, a trailing comment dropped.
+hash := \#
+quote := '"'"'
+DATA ?= $(shell sed -n -e '/^path:/{s/^path:[[:space:]]*//;s/[[:space:]]*$(hash).*//;s/[[:space:]]*$$//;\
+	s/^"\(.*\)"$$/\1/;s/^$(quote)\(.*\)$(quote)$$/\1/;p;q;}' data.schema.yaml 2>/dev/null)
 DATA_PULLED := .dvc/tmp/data-pulled
 # DVC names data it finds in neither its cache nor the remote by hash alone: after a failed pull, `mlci missing-data`
-# names the files and the fix.
+# names the files and the fix. A contract path that data.dvc does not bring is named before any stage runs.
 $(DATA_PULLED): data.dvc $(if $(wildcard $(or $(DATA),data)),,FORCE) | $(INSTALLED)
-	@echo "$(BIN)/dvc pull data.dvc"; $(BIN)/dvc pull data.dvc || { $(BIN)/mlci missing-data data.dvc; exit 1; }
-	@mkdir -p $(@D) && touch $@
+	@pulled="$$(cat $@ 2>/dev/null || true)"; \
+	if [ -n "$$pulled" ] && [ -f "$(DATA)" ] && [ "$$(cksum < "$(DATA)")" != "$$pulled" ]; then \
+		if $(BIN)/dvc status --quiet data.dvc; then cksum < "$(DATA)" > $@; \
+		else echo "notice: $(DATA) was edited since it was pulled: kept, not replaced by the file data.dvc" \
+			"tracks (\`dvc pull --force data.dvc\` takes that one)" >&2; fi; \
+	else \
+		echo "$(BIN)/dvc pull data.dvc"; $(BIN)/dvc pull data.dvc || { $(BIN)/mlci missing-data data.dvc; exit 1; }; \
+		test -f "$(DATA)" || { echo "error: $(DATA) not found: data.schema.yaml's path names a file data.dvc" \
+			"does not bring (fix the path, or \`dvc add\` that file)" >&2; exit 1; }; \
+		mkdir -p $(@D) && cksum < "$(DATA)" > $@; \
+	fi
 
 FORCE:
 
@@ -109,9 +131,12 @@ data: $(DATA_PULLED) ## Pull the tracked data from the DVC remote (when missing 
 # alone (when its inputs changed); a rejected file leaves data.dvc, the cache and reports/validation.json as they were.
 VALIDATE_FIRST := $(BIN)/dvc repro --single-item validate
 
+# The params are checked first, by the project's own check (its `mlci.params_check` entry point): DVC skips a stage
+# whose params equal the recorded ones by value, so `epochs: 12.0` would pass until a later retrain.
 # A preempted training run (SIGTERM) leaves checkpoints/PREEMPTED: the recipe then exits 75 (make reports
 # "Error 75" and exits 2), any other failure keeps DVC's status (255).
-repro: data ## Pull the data, validate it, reproduce the pipeline, print the metrics
+repro: data ## Check the params, pull the data, validate it, reproduce the pipeline, print the metrics
+	$(BIN)/mlci check-params
 	$(VALIDATE_FIRST)
 	@echo "$(BIN)/dvc repro"; $(BIN)/dvc repro || { rc=$$?; if [ -f checkpoints/PREEMPTED ]; then \
 		echo "preempted: run \`make repro\` again to resume from checkpoints/train.pt" >&2; exit 75; fi; exit $$rc; }
@@ -309,6 +334,7 @@ PUBLIC_KEY ?=
 REPOSITORY ?=
 .PHONY: release-model bundle keygen sign verify sbom release-assets serve-image smoke-test deploy
 release-model: data ## Restore (dvc pull) or reproduce this commit's model; stop unless its metrics equal the committed
+	$(BIN)/mlci check-params
 	$(BIN)/dvc pull --quiet || echo "notice: the DVC remote lacks some outputs: reproducing them, then checking the metrics"
 	$(BIN)/dvc repro
 	@metrics="$$($(BIN)/python -c 'import pathlib, mlci.dvcfiles as d; print(" ".join(d.metrics_files(pathlib.Path("."))))')"; \

@@ -8,7 +8,7 @@ The fork wrote it, so nothing in it is trusted: no Markdown from it is ever post
 with the standard library only (this runs from a sparse checkout of the default branch, no project installed):
   - a name (metrics file, metric, gate, base) is shown in a code span only when it is plain text (letters, digits,
     and `_ . : / - + = < > ( ) , %` and spaces, at most 100 characters), else it is withheld;
-  - a value is shown only when it is a finite number, else a dash;
+  - a value is shown only when it is a finite number a float can hold (not 1e309 written as an integer), else a dash;
   - verdicts are taken only from fixed sets of words; anything else is "unknown";
   - at most MAX_ROWS metrics and MAX_GATES gates are listed.
 A file that is not this schema's JSON exits 1 with one line saying why, and nothing is posted.
@@ -51,8 +51,20 @@ def name(value) -> str:
     return "_(withheld: not a plain name)_"
 
 
+def word(words: dict, value, fallback: str) -> str:
+    """The fixed wording of a verdict, or `fallback` for anything else (a list or an object included)."""
+    return words.get(value, fallback) if isinstance(value, str) else fallback
+
+
+def finite(value) -> bool:
+    """A number a float holds (math.isfinite raises on an int beyond the float range)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) <= sys.float_info.max if isinstance(value, int) else math.isfinite(value)
+
+
 def number(value) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not finite(value):
         return "—"
     return str(value) if isinstance(value, int) else f"{value:.4f}"
 
@@ -72,6 +84,8 @@ def load(path: Path) -> dict:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise BadReportData(f"{path.name} is not JSON: {error}") from None
+    except RecursionError:
+        raise BadReportData(f"{path.name} is not report data: it is nested too deeply") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise BadReportData(f"{path.name} is not report data of schema {SCHEMA}")
     for key in ("metrics", "gates"):
@@ -83,11 +97,11 @@ def load(path: Path) -> dict:
 def glance(data: dict) -> str:
     parts = []
     if data.get("gate") is not None:
-        parts.append(GATE_WORDS.get(data["gate"], "quality gate: unknown"))
+        parts.append(word(GATE_WORDS, data["gate"], "quality gate: unknown"))
     if isinstance(data.get("validation"), bool):
         parts.append("data validation passed" if data["validation"] else "data validation FAILED")
     if data.get("data") is not None:
-        parts.append(DATA_WORDS.get(data["data"], "data: unknown"))
+        parts.append(word(DATA_WORDS, data["data"], "data: unknown"))
     return "**At a glance:** " + ("; ".join(parts) or "no verdicts") + "."
 
 
@@ -107,7 +121,7 @@ def metric_lines(rows: list[dict], compared: bool) -> list[str]:
 def gate_lines(rows: list[dict]) -> list[str]:
     lines = ["| gate | result |", "|:---|:---|"]
     lines += [
-        f"| {name(row.get('gate'))} | {CHECK_WORDS.get(row.get('status'), 'unknown')} |" for row in rows[:MAX_GATES]
+        f"| {name(row.get('gate'))} | {word(CHECK_WORDS, row.get('status'), 'unknown')} |" for row in rows[:MAX_GATES]
     ]
     return lines
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from digitnet.storage import save_failed
+
 logger = logging.getLogger(__name__)
 
 REQUIRED_KEYS = ("fingerprint", "history", "model", "optimizer")
@@ -57,21 +59,34 @@ def _sha256_of(path: Path) -> str:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Write `state` to `path` with its digest; killed at any point, the checkpoint left matches a listed digest."""
+    """Write `state` to `path` with its digest; killed at any point, the checkpoint left matches a listed digest.
+
+    A full disk (or any refused write) is SaveFailed, one line naming the file; the previous checkpoint stays usable.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    new = _sha256_of(partial)
-    previous = [_sha256_of(path)] if path.is_file() else []  # the file on disk, whatever the digests say
-    _write_digests(path, [new, *previous])
+    try:
+        torch.save(state, partial)
+        new = _sha256_of(partial)
+        previous = [_sha256_of(path)] if path.is_file() else []  # the file on disk, whatever the digests say
+        _write_digests(path, [new, *previous])
+    except (OSError, RuntimeError) as error:
+        raise save_failed(path, error, partial) from error
     _move_into_place(partial, path)
     if previous:
-        _write_digests(path, [new])
+        try:
+            _write_digests(path, [new])
+        except OSError as error:  # the new checkpoint is in place and listed: only the old digest stays listed too
+            raise save_failed(digest_path(path), error) from error
 
 
 def _write_digests(path: Path, digests: list[str]) -> None:
     partial = path.with_name(path.name + ".sha256.partial")
-    partial.write_text("".join(f"{digest}  {path.name}\n" for digest in digests), encoding="utf-8")
+    try:
+        partial.write_text("".join(f"{digest}  {path.name}\n" for digest in digests), encoding="utf-8")
+    except OSError:
+        partial.unlink(missing_ok=True)
+        raise
     _move_into_place(partial, digest_path(path))
 
 

@@ -53,10 +53,10 @@ class Config:
 
 # (low, high) inclusive bounds; None leaves that side open.
 _RANGES: dict[str, tuple[float | None, float | None]] = {
-    "split.seed": (0, None),
+    "split.seed": (0, 2**32 - 1),
     "split.val_fraction": (0.01, 0.5),
     "split.test_fraction": (0.01, 0.5),
-    "train.seed": (0, None),
+    "train.seed": (0, 2**32 - 1),  # torch.manual_seed takes 64 bits, and train reseeds each epoch from seed * 100_003
     "train.epochs": (1, 1000),
     "train.batch_size": (1, 65536),
     "train.learning_rate": (1e-6, 10.0),

@@ -17,6 +17,7 @@ from torch import nn
 from digitnet.config import TrainConfig
 from digitnet.errors import UserFacingError
 from digitnet.preprocess import Preprocessor
+from digitnet.storage import save_whole
 
 IMAGE_SIDE = 8
 NUM_CLASSES = 10
@@ -86,14 +87,12 @@ class SavedModel:
 
 
 def save_model(model: nn.Module, spec: ModelSpec, preprocessor: Preprocessor, path: str | Path) -> None:
-    """Save weights, spec and preprocessing together; written to a temporary file first so a crash leaves no half
-    file. Only tensors and plain values: it loads with `weights_only=True`."""
+    """Save weights, spec and preprocessing together; written to a temporary file first so a crash (or a full disk:
+    SaveFailed, one line) leaves no half file. Only tensors and plain values: it loads with `weights_only=True`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    torch.save({"spec": asdict(spec), "preprocessor": preprocessor.to_dict(), "state_dict": state}, partial)
-    partial.replace(path)
+    save_whole({"spec": asdict(spec), "preprocessor": preprocessor.to_dict(), "state_dict": state}, path)
 
 
 def load_model(path: str | Path) -> SavedModel:

@@ -31,6 +31,19 @@ def write_json(path: Path, payload: dict) -> None:
     partial.replace(path)
 
 
+def _max_mb(args: argparse.Namespace) -> float:
+    """The data size bound: --max-mb, else MLCI_VALIDATE_MAX_MB, else the default."""
+    from mlci.validation import MAX_DATA_MB
+
+    if args.max_mb is not None:
+        return args.max_mb
+    text = os.environ.get("MLCI_VALIDATE_MAX_MB", "").strip()
+    try:
+        return float(text) if text else MAX_DATA_MB
+    except ValueError:
+        raise UserFacingError(f"MLCI_VALIDATE_MAX_MB={text!r}: expected a number of MB") from None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate the data: a pass replaces the summary; a failure writes its own and leaves the summary as it was."""
     from mlci.contract import load_contract
@@ -39,7 +52,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     args.failed_summary.unlink(missing_ok=True)  # a stale one must not outlive this run, whatever its outcome
     contract = load_contract(args.contract)
-    summary = validate_data(contract, data_path=args.data, gx_root=args.gx_root).to_dict()
+    summary = validate_data(contract, data_path=args.data, gx_root=args.gx_root, max_mb=_max_mb(args)).to_dict()
     if summary["success"]:
         write_json(args.summary, summary)
         logger.info("data valid: %d expectations passed on %d rows", summary["evaluated"], summary["rows"])
@@ -100,6 +113,18 @@ def cmd_validation_summary(args: argparse.Namespace) -> int:
     from mlci.summary import write_job_summary
 
     return write_job_summary(args.summary)
+
+
+def cmd_check_params(args: argparse.Namespace) -> int:
+    from mlci.params_check import GROUP, NAME, check_params
+
+    if check_params(args.params):
+        logger.info("%s: checked", args.params)
+    else:
+        logger.info(
+            "%s: no params check registered (a `%s` entry point in group %s): not checked", args.params, NAME, GROUP
+        )
+    return 0
 
 
 def cmd_missing_data(args: argparse.Namespace) -> int:
@@ -217,7 +242,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         metadata["verification"] = {"verified": False, "signature": "none: the workspace's model, not a bundle"}
     if args.model_version:
         metadata["version"] = args.model_version
-    model = load_served_model(model_dir, contract, metadata, args.device, args.predictor, args.max_rows)
+    model = load_served_model(
+        model_dir, contract, metadata, args.device, args.predictor, args.max_rows, args.max_body_bytes
+    )
     serve(create_app(model), args.host, args.port)
     return 0
 
@@ -363,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(VALIDATION_FAILURES),
         help="where a failed validation's summary goes (default: %(default)s)",
     )
+    validate.add_argument(
+        "--max-mb",
+        type=float,
+        default=None,
+        help="refuse a data file over this many MB (validation reads it whole: about 10 MB of memory per MB; "
+        "default: MLCI_VALIDATE_MAX_MB, else 200)",
+    )
     validate.set_defaults(run=cmd_validate)
 
     schema = commands.add_parser("schema", help="draft the data contract, or rebuild the GX suite from it")
@@ -392,6 +426,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     missing.add_argument("dvc_file", help="the .dvc file, e.g. data.dvc")
     missing.set_defaults(run=cmd_missing_data)
+
+    check_params = commands.add_parser(
+        "check-params", help="run the project's check of params.yaml (its mlci.params_check entry point)"
+    )
+    check_params.add_argument("--params", type=Path, default=Path("params.yaml"), help="the params file")
+    check_params.set_defaults(run=cmd_check_params)
 
     metrics = commands.add_parser("metrics", help="print the metrics files dvc.yaml lists, as tables")
     metrics.add_argument("--markdown", action="store_true", help="Markdown tables (for a CI job summary)")
@@ -452,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--signer-identity", default=None, help="the keyless signer to expect (env MLCI_SIGNER_IDENTITY)"
     )
     serve.add_argument("--allow-unsigned", action="store_true", help="serve a bundle with no signature (local work)")
+    serve.add_argument(
+        "--max-body-bytes", type=int, default=8 * 1024 * 1024, help="request body size; more is a 413, before parsing"
+    )
     serve.set_defaults(run=cmd_serve)
 
     bundle = commands.add_parser(

@@ -15,6 +15,11 @@ nulls); a bad row is a 422 that names the row and the column.
     GET  /metadata   model version, commit, data version, metrics, params digest (see mlci.serving.bundle), and
                      `verification`: whether the bundle's signature was verified and by whom (mlci.serving.verify)
     POST /predict    {"rows": [{feature: value, ...}, ...]} -> {"model_version": ..., "predictions": [...]}
+
+What a client sends is bounded and never answered with a 500: a body over `max_body_bytes` is a 413 before any of it
+is parsed (Content-Length, then the bytes as they stream in), a type other than JSON a 415, JSON too deeply nested
+or a number no 64-bit type holds a 422; a 422 quotes at most QUOTE_CHARS of an offending value. There is no Swagger
+UI (FastAPI's loads from a CDN): the schema is at /openapi.json.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import import_module, metadata
@@ -42,6 +48,11 @@ PREDICTOR_GROUP = "mlci"  # the entry-point group and name a project registers i
 PREDICTOR_NAME = "predictor"
 DEFAULT_MAX_ROWS = 1024  # rows per request; a bigger batch is a 413 (split it: latency stays predictable)
 MAX_PROBLEMS = 20  # problems listed in one 422 answer (the rest are counted)
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024  # a request body over this is a 413 (1024 rows of 64 numbers: about 1 MB)
+QUOTE_CHARS = 60  # an offending value is quoted up to this many characters in a 422
+JSON_TYPES = ("application/json",)  # the request Content-Types /predict accepts (parameters such as charset aside)
+INT64 = (-(2**63), 2**63 - 1)  # an int feature's values reach the project as int64
+FLOAT_MAX = sys.float_info.max
 DEFAULT_PORT = 8000
 
 Predictor = Callable[[pd.DataFrame], pd.DataFrame]
@@ -119,6 +130,35 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _clipped(text: str) -> str:
+    """`text` cut to QUOTE_CHARS characters, with its length when cut."""
+    return text if len(text) <= QUOTE_CHARS else f"{text[:QUOTE_CHARS]}… ({len(text):,} characters)"
+
+
+def quoted(value: Any) -> str:
+    """`value` as JSON, cut to QUOTE_CHARS characters (a 422 never echoes a request's bulk back)."""
+    if isinstance(value, str) and len(value) > QUOTE_CHARS:
+        return f'{json.dumps(value[:QUOTE_CHARS])[:-1]}…" ({len(value):,} characters)'
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**QUOTE_CHARS:
+        return f"{str(value)[:QUOTE_CHARS]}… ({len(str(value)):,} characters)"
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError):
+        return f"a {'list' if isinstance(value, list) else 'object'} nested too deeply to quote"
+    return _clipped(text)
+
+
+def _range_problem(feature: Feature, value: int | float) -> str | None:
+    """Why a number is not a value of a 64-bit `feature.type` (no float holds 1e309, no int64 holds 2**63), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected a number ({feature.type}), got {quoted(value)}"
+    if feature.type == "float" and abs(value) > FLOAT_MAX:
+        return f"{quoted(value)} is too large for a 64-bit float"
+    if feature.type == "int" and value == int(value) and not INT64[0] <= int(value) <= INT64[1]:
+        return f"{quoted(value)} is outside the 64-bit integer range"
+    return None
+
+
 def _cell_problem(feature: Feature, value: Any) -> str | None:
     """Why `value` breaks `feature`'s contract, or None."""
     if value is _MISSING:
@@ -126,22 +166,24 @@ def _cell_problem(feature: Feature, value: Any) -> str | None:
     if value is None:
         return None if feature.nullable else "null, but the contract does not allow nulls here"
     if feature.type in ("int", "float"):
-        if not _is_number(value) or not math.isfinite(value):
-            return f"expected a number ({feature.type}), got {json.dumps(value)}"
+        if not _is_number(value):
+            return f"expected a number ({feature.type}), got {quoted(value)}"
+        if problem := _range_problem(feature, value):
+            return problem
         if feature.type == "int" and value != int(value):
-            return f"expected an integer, got {value!r}"
+            return f"expected an integer, got {quoted(value)}"
         if feature.min is not None and value < feature.min:
-            return f"{value!r} is below the contract's minimum {feature.min!r}"
+            return f"{quoted(value)} is below the contract's minimum {feature.min!r}"
         if feature.max is not None and value > feature.max:
-            return f"{value!r} is above the contract's maximum {feature.max!r}"
+            return f"{quoted(value)} is above the contract's maximum {feature.max!r}"
         return None
     if feature.type == "category":
-        if isinstance(value, bool) or value not in feature.values:
+        if isinstance(value, (bool, list, dict)) or value not in feature.values:
             allowed = ", ".join(json.dumps(v) for v in feature.values)
-            return f"{json.dumps(value)} is not one of the allowed values ({allowed})"
+            return f"{quoted(value)} is not one of the allowed values ({allowed})"
         return None
     if not isinstance(value, str):
-        return f"expected text, got {json.dumps(value)}"
+        return f"expected text, got {quoted(value)}"
     return None
 
 
@@ -153,7 +195,10 @@ def _numeric_column(feature: Feature, values: list) -> np.ndarray | None:
     types = set(map(type, values))
     if not types <= {int, float}:
         return None
-    array = np.asarray(values, dtype=np.float64)
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an int no float holds: the cell-by-cell check names it
+        return None
     if not np.isfinite(array).all():
         return None
     if feature.min is not None and (array < feature.min).any():
@@ -161,6 +206,8 @@ def _numeric_column(feature: Feature, values: list) -> np.ndarray | None:
     if feature.max is not None and (array > feature.max).any():
         return None
     if feature.type == "int":
+        if (np.abs(array) >= 2.0**63).any():  # beyond int64 (or at its edge, where a float rounds): check each cell
+            return None
         if float not in types:
             return np.asarray(values, dtype=np.int64)
         if (array != np.floor(array)).any():
@@ -200,14 +247,16 @@ def check_rows(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX_RO
     problems: list[RowProblem] = []
     for position, row in enumerate(rows):
         if not isinstance(row, Mapping):
-            problems.append(RowProblem(position, None, f"expected an object of column: value, got {json.dumps(row)}"))
+            problems.append(RowProblem(position, None, f"expected an object of column: value, got {quoted(row)}"))
             continue
         if row.keys() != expected:
             problems += [
-                RowProblem(position, str(key), "not a column of the data contract")
+                RowProblem(position, _clipped(key), "not a column of the data contract")
                 for key in row
                 if key not in expected and key not in allowed_extra
             ]
+        if contract.id and (problem := _id_problem(row.get(contract.id))):
+            problems.append(RowProblem(position, contract.id, problem))
     if problems:
         raise RowsRejected(problems[:MAX_PROBLEMS], total=len(problems))
     block = _numeric_block(contract, rows)
@@ -217,6 +266,15 @@ def check_rows(contract: DataContract, rows: Any, max_rows: int = DEFAULT_MAX_RO
         frame = _checked_columns(contract, rows)
     ids = [row.get(contract.id) for row in rows] if contract.id and any(contract.id in row for row in rows) else None
     return frame, ids
+
+
+def _id_problem(value: Any) -> str | None:
+    """Why a row's id cannot be echoed (an id is text, a 64-bit number or null), or None."""
+    if value is None or isinstance(value, str):
+        return None
+    if _is_number(value) and (math.isfinite(value) if isinstance(value, float) else INT64[0] <= value <= INT64[1]):
+        return None
+    return f"expected an id (text or a 64-bit number), got {quoted(value)}"
 
 
 def _numeric_block(contract: DataContract, rows: list) -> np.ndarray | None:
@@ -236,13 +294,18 @@ def _numeric_block(contract: DataContract, rows: list) -> np.ndarray | None:
     kinds = {type(v) for row in values for v in row}
     if not kinds <= {int, float}:
         return None
-    block = np.asarray(values, dtype=np.float64)
+    try:
+        block = np.asarray(values, dtype=np.float64)
+    except OverflowError:  # an int no float holds: the cell-by-cell check names it
+        return None
     low = np.asarray([-np.inf if f.min is None else f.min for f in features])
     high = np.asarray([np.inf if f.max is None else f.max for f in features])
     if not (np.isfinite(block).all() and (block >= low).all() and (block <= high).all()):
         return None
     integer = np.asarray([f.type == "int" for f in features])
     if integer.any() and (block[:, integer] != np.floor(block[:, integer])).any():
+        return None
+    if integer.any() and (np.abs(block[:, integer]) >= 2.0**63).any():
         return None
     return block.astype(np.int64) if integer.all() else block
 
@@ -292,6 +355,7 @@ class LoadedModel:
     contract: DataContract
     metadata: dict = field(default_factory=dict)
     max_rows: int = DEFAULT_MAX_ROWS
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @property
     def version(self) -> str:
@@ -317,6 +381,7 @@ def load_served_model(
     device: str = "auto",
     predictor: str | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> LoadedModel:
     """Load the project's predictor once (on `device`: auto takes CUDA when the project finds one) with its contract."""
     from mlci.contract import load_contract
@@ -328,7 +393,7 @@ def load_served_model(
     predict = factory(Path(model_dir), device)
     described = {**(metadata or {}), "device": str(getattr(predict, "device", device))}
     logger.info("model %s loaded from %s on %s", described.get("version"), model_dir, described["device"])
-    return LoadedModel(predict, contract, described, max_rows)
+    return LoadedModel(predict, contract, described, max_rows, max_body_bytes)
 
 
 def predictions_json(body: Mapping) -> str:
@@ -350,9 +415,45 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+class BodyTooLarge(Exception):
+    """The request body is over the server's limit (a 413, sent before the rest of the body is read)."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The body, refused once it is over `limit` bytes: by its Content-Length, else counted as it streams in."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() in JSON_TYPES
+
+
+def _error(message: str, status: int, **headers: str) -> JSONResponse:
+    return JSONResponse({"error": message, "detail": []}, status_code=status, headers=headers or None)
+
+
+def parse_body(raw: bytes) -> Any:
+    """The body's JSON (NaN and Infinity refused); ValueError with the reason."""
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+    except UnicodeDecodeError as error:
+        raise ValueError(f"it is not UTF-8 ({error.reason} at byte {error.start})") from None
+
+
 def create_app(model: LoadedModel) -> FastAPI:
-    """The FastAPI application around an already loaded model."""
-    app = FastAPI(title="mlci model server", version=model.version, docs_url="/docs", redoc_url=None)
+    """The FastAPI application around an already loaded model (no Swagger UI: it loads from a CDN)."""
+    app = FastAPI(title="mlci model server", version=model.version, docs_url=None, redoc_url=None)
 
     @app.get("/health")
     def health() -> dict:
@@ -360,16 +461,28 @@ def create_app(model: LoadedModel) -> FastAPI:
 
     @app.get("/metadata")
     def describe() -> dict:
-        return {**model.metadata, "max_rows": model.max_rows, "features": model.contract.feature_names}
+        limits = {"max_rows": model.max_rows, "max_body_bytes": model.max_body_bytes}
+        return {**model.metadata, **limits, "features": model.contract.feature_names}
 
     @app.post("/predict")
     async def predict(request: Request) -> Response:
         # The body is parsed here, not by a pydantic model, so that a bad row's answer names the row and the column
         # in the contract's words (and a 64-row request costs microseconds, not a model per value).
+        content_type = request.headers.get("content-type", "")
+        if not _is_json(content_type):
+            got = f"Content-Type {_clipped(content_type)}" if content_type else "no Content-Type"
+            # answered unread: closing the connection spares the server reading the rest of the body
+            return _error(f"expected Content-Type: {', '.join(JSON_TYPES)}, got {got}", 415, connection="close")
         try:
-            payload = json.loads(await request.body(), parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as error:
-            return JSONResponse({"error": f"request body is not valid JSON: {error}", "detail": []}, status_code=422)
+            raw = await read_body(request, model.max_body_bytes)
+        except BodyTooLarge:
+            limit = model.max_body_bytes
+            message = f"request body is over this server's limit of {limit:,} bytes (--max-body-bytes): send fewer rows"
+            return _error(message, 413, connection="close")
+        try:
+            payload = parse_body(raw)
+        except ValueError as error:
+            return _error(f"request body is not valid JSON: {error}", 422)
         rows = payload.get("rows") if isinstance(payload, dict) else None
         try:
             body = model.answer(rows)

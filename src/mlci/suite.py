@@ -184,8 +184,9 @@ def _target_checks(contract: DataContract) -> list[gxe.Expectation]:
 def build_expectations(contract: DataContract) -> list[gxe.Expectation]:
     """The checks the raw data must pass before any training, in reading order: table, id, features, target.
 
-    Each has a description that reads as the rule. The columns are matched as a set, not a list: readers select
-    columns by name, so a reordered file is still valid data, and a missing or extra column is named either way.
+    Each has a description that reads as the rule. The columns are matched as a set here, so a missing or extra column
+    is named; their order is checked before the suite runs (mlci.validation.check_feature_order), since a swapped
+    pair of same-ranged names would pass every value check.
     """
     from great_expectations import expectations as gxe  # imported late: it takes seconds
 

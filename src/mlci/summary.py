@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,10 @@ from mlci.errors import UserFacingError
 HEADING = "### Data validation (Great Expectations)"
 MAX_CELL_WIDTH = 64
 REQUIRED_KEYS = ("success", "rows", "evaluated", "failed", "failed_expectations")
+# Control characters from the data (a NUL, an ANSI escape, a newline in a cell) are shown as \x.. escapes: printed
+# raw they garble the terminal or the table, or rewrite what it shows.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # annotations escape CR and LF
 
 
 def observed_text(row: Mapping) -> str:
@@ -28,8 +33,14 @@ def observed_text(row: Mapping) -> str:
     return str(row["observed"])
 
 
+def printable(text: str, control: re.Pattern = CONTROL) -> str:
+    """`text` with each control character as a visible `\\x..` escape."""
+    return control.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
+
+
 def _cells(row: Mapping) -> tuple[str, str, str, str]:
-    return str(row["expectation"]), str(row.get("column") or "-"), str(row["description"]), observed_text(row)
+    cells = str(row["expectation"]), str(row.get("column") or "-"), str(row["description"]), observed_text(row)
+    return tuple(printable(cell) for cell in cells)
 
 
 def _cut(cell: str) -> str:
@@ -84,9 +95,9 @@ def annotations(summary: Mapping) -> list[str]:
     lines = []
     for row in summary["failed_expectations"]:
         column = row.get("column")
-        title = f"{row['expectation']} ({column})" if column else row["expectation"]
+        title = printable(f"{row['expectation']} ({column})" if column else row["expectation"], CONTROL_BUT_NEWLINES)
         properties = (f"file={_escape_property(data_file)}," if data_file else "") + f"title={_escape_property(title)}"
-        message = f"{row['description']} - observed: {observed_text(row)}"
+        message = printable(f"{row['description']} - observed: {observed_text(row)}", CONTROL_BUT_NEWLINES)
         lines.append(f"::error {properties}::{_escape_data(message)}")
     return lines
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlci.contract import DataContract, read_data
-from mlci.errors import UserFacingError
+from mlci.errors import DataError, UserFacingError
 from mlci.files import GX_ROOT
 from mlci.suite import CHECKPOINT_NAME, build_expectations, expectation_key
 
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 DATA_DOCS_SITE = Path("uncommitted") / "data_docs" / "local_site"
 MAX_SHOWN_VALUES = 5
+MAX_DATA_MB = 200  # the largest data file validation reads unless told otherwise (--max-mb, MLCI_VALIDATE_MAX_MB)
+MEMORY_PER_MB = 10  # validation reads the file whole (pandas, then GX): about 9 MB of memory per MB of CSV, measured
 REBUILD_HINT = "rebuild it from the contract with `mlci schema suite`"
 # Data Docs show GX's logo from a remote URL carrying the project's id and a timestamp; the site has the same image.
 REMOTE_LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.us-east-2\.amazonaws\.com/logo-long\.png[^\"']*")
@@ -308,17 +310,58 @@ def _load_checkpoint(contract: DataContract, gx_root: Path) -> Any:
     return checkpoint
 
 
+def check_size(path: Path, max_mb: float) -> None:
+    """Refuse a file over `max_mb` MB unread: a DataError saying the memory it would take, and the way round."""
+    size = path.stat().st_size / 1e6 if path.is_file() else 0.0
+    if size <= max_mb:
+        return
+    raise DataError(
+        f"{path} is {size:,.4g} MB, over the {max_mb:,.4g} MB validation reads: it reads the file whole, about "
+        f"{MEMORY_PER_MB} MB of memory per MB ({size * MEMORY_PER_MB / 1000:,.1f} GB here); where that memory is free, "
+        "raise the bound (`mlci validate --max-mb N`, or MLCI_VALIDATE_MAX_MB=N)"
+    )
+
+
+def check_feature_order(contract: DataContract, columns: list[str], data_file: str) -> None:
+    """Refuse a file whose features are not in the contract's order (DataError naming the first names that differ).
+
+    The GX suite matches the columns as a set, and a swapped pair of same-ranged names passes every value check: the
+    data would train under the wrong names. The id and the target may stand anywhere; a missing feature is left to
+    the suite's column-set check, which names it.
+    """
+    names = set(contract.feature_names)
+    found = [str(column) for column in columns if str(column) in names]
+    expected = [name for name in contract.feature_names if name in set(found)]
+    differ = [i for i, (want, got) in enumerate(zip(expected, found)) if want != got]
+    if not differ:
+        return
+    first, last = differ[0], min(differ[-1], differ[0] + MAX_SHOWN_VALUES - 1)
+    more = ", …" if differ[-1] > last else ""
+    position = [str(column) for column in columns].index(found[first]) + 1
+    raise DataError(
+        f"{data_file}: the features are not in the contract's order: from column {position}, expected "
+        f"{', '.join(expected[first : last + 1])}{more}; found {', '.join(found[first : last + 1])}{more} "
+        f"(a swapped header?): fix the file's header, or list the features in {contract.source} in the file's order"
+    )
+
+
 def validate_data(
-    contract: DataContract, data_path: str | Path | None = None, gx_root: str | Path = GX_ROOT
+    contract: DataContract,
+    data_path: str | Path | None = None,
+    gx_root: str | Path = GX_ROOT,
+    max_mb: float = MAX_DATA_MB,
 ) -> ValidationSummary:
     """Run the GX checkpoint on the contract's data file (or `data_path`), rebuild Data Docs, return the summary.
 
-    Relative paths are taken from the current directory. Raises DataError when the file is missing or unreadable,
-    UserFacingError when the GX project is missing, broken or stale, or the checkpoint crashes.
+    Relative paths are taken from the current directory. Raises DataError when the file is missing, unreadable, over
+    `max_mb` MB or its features are out of the contract's order, UserFacingError when the GX project is missing,
+    broken or stale, or the checkpoint crashes.
     """
     os.environ["GX_ANALYTICS_ENABLED"] = "false"  # set before GX loads; gx/great_expectations.yml says so too
     path = Path(data_path if data_path is not None else contract.path)
+    check_size(path, max_mb)
     read = read_data(contract, path)
+    check_feature_order(contract, list(read.columns), str(path))
     gx_root = Path(gx_root).resolve()
     checkpoint = _load_checkpoint(contract, gx_root)
     suite_order = [e.description for d in checkpoint.validation_definitions for e in d.suite.expectations]

@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,8 @@ def test_invalid_yaml_is_reported_as_such(tmp_path):
         ("train:\n  epochs: 12.0\n", "params.yaml: train.epochs: expected int, got float 12.0"),
         ("train:\n  epochs: .inf\n", "params.yaml: train.epochs: expected int, got float inf"),
         ("split:\n  seed: .nan\n", "params.yaml: split.seed: expected int, got float nan"),
+        ("train:\n  seed: 185000000000000\n", "params.yaml: train.seed: 185000000000000 is outside [0, 4294967295]"),
+        ("split:\n  seed: 4294967296\n", "params.yaml: split.seed: 4294967296 is outside [0, 4294967295]"),
         ("evaluate:\n  batch_size: 512.0\n", "params.yaml: evaluate.batch_size: expected int, got float 512.0"),
         (
             "train:\n  learning_rate: 1e-3\n",
@@ -117,3 +121,16 @@ def test_non_finite_floats_and_floats_in_int_fields_fail_with_one_line(tmp_path,
         load_config(path)
     assert str(error.value) == message
     assert "\n" not in str(error.value)
+
+
+def test_mlci_check_params_runs_this_projects_check_through_its_entry_point(tmp_path):
+    """pyproject.toml registers load_config as the `mlci.params_check` entry point: `make repro` runs it first."""
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  epochs: 12.0\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "mlci.cli", "check-params", "--params", str(path)], capture_output=True, text=True
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "ERROR mlci: params.yaml: train.epochs: expected int, got float 12.0\n",
+    )

@@ -103,6 +103,20 @@ def test_annotations_point_at_the_data_file_with_github_escaping():
     ]
 
 
+def test_control_characters_from_the_data_are_shown_escaped_never_raw():
+    """A NUL or an ANSI escape in a cell or a column name, printed raw, garbles the terminal or rewrites the table."""
+    row = {**FAILED["failed_expectations"][2], "column": "pix\x1b[2Kel", "observed": "1 unexpected: 1\x002\t3\n"}
+    summary = {**FAILED, "failed_expectations": [row]}
+    assert failure_table(summary).splitlines()[1].split()[1:2] == ["pix\\x1b[2Kel"]
+    assert failure_table(summary).endswith("1 unexpected: 1\\x002\\x093\\x0a")
+    assert "| 1 unexpected: 1\\x002\\x093\\x0a |" in summary_markdown(summary)
+    assert annotations(summary)[0].endswith(
+        "(pix\\x1b[2Kel)::values in {0, 1, 2} - observed: 1 unexpected: 1\\x002\\x093%0A"
+    )
+    for text in (failure_table(summary), summary_markdown(summary), *annotations(summary)):
+        assert not any(ord(c) < 32 and c != "\n" or 127 <= ord(c) < 160 for c in text), repr(text)
+
+
 def write(tmp_path: Path, summary) -> Path:
     path = tmp_path / "validation.json"
     path.write_text(summary if isinstance(summary, str) else json.dumps(summary), encoding="utf-8")

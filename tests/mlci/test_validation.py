@@ -19,6 +19,8 @@ from mlci.validation import (
     _exception_message,
     _type_observed,
     as_contract_types,
+    check_feature_order,
+    check_size,
     validate_data,
 )
 
@@ -414,3 +416,75 @@ def test_a_drafted_contract_accepts_the_file_it_was_drafted_from(tmp_path):
     create_gx_project(contract, tmp_path)
     summary = validate_data(contract, data_path=csv, gx_root=tmp_path / "gx")
     assert summary.success, summary.to_dict()
+
+
+# ------------------------------------------------------------------------------------------------ column order
+def test_a_swapped_pair_of_feature_names_is_refused_naming_the_expected_and_found_order(
+    tmp_path, contracts, gx_project
+):
+    """x and n hold different ranges here, but a swap of same-ranged names (pixels) passes every value check."""
+    path = write(tmp_path, "key,n,x,y\n1,0.5,3,1\n")
+    with pytest.raises(DataError) as error:
+        validate_data(contracts["binary"], path, gx_root=gx_project("binary"))
+    assert str(error.value) == (
+        f"{path}: the features are not in the contract's order: from column 2, expected x, n; found n, x "
+        "(a swapped header?): fix the file's header, or list the features in binary.yaml in the file's order"
+    )
+
+
+def test_the_order_check_names_at_most_five_names_and_leaves_the_id_and_target_anywhere(contracts) -> None:
+    from mlci.contract import contract_from_dict
+
+    contract = contract_from_dict(
+        {
+            "path": "t.csv",
+            "id": "key",
+            "target": {"name": "y", "task": "regression"},
+            "features": {f"f{i}": {"type": "int"} for i in range(8)},
+        }
+    )
+    check_feature_order(contract, ["y", *[f"f{i}" for i in range(8)], "key"], "t.csv")  # id and target anywhere
+    check_feature_order(contract, ["key", "f0", "f1", "f3", "y"], "t.csv")  # a missing one: the suite names it
+    with pytest.raises(DataError) as error:
+        check_feature_order(contract, ["key", "f0", *[f"f{i}" for i in range(7, 0, -1)], "y"], "t.csv")
+    assert str(error.value).startswith(
+        "t.csv: the features are not in the contract's order: from column 3, expected f1, f2, f3, f4, f5, …; "
+        "found f7, f6, f5, f4, f3, … (a swapped header?)"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ size bound
+def test_a_file_over_the_size_bound_is_refused_before_it_is_read_saying_the_memory_it_needs(
+    validate_cli, frames, monkeypatch
+) -> None:
+    """Validation reads the file whole (about 9 MB of memory per MB): a file over the bound is refused unread."""
+    run, summary, _ = validate_cli
+    data = summary.parent.parent / "table.csv"
+    monkeypatch.setenv("MLCI_VALIDATE_MAX_MB", "0.001")  # 1,000 bytes; the frame's CSV is about 1,400
+    status, errors = run(frames["binary"]())
+    size = data.stat().st_size / 1e6
+    assert (status, errors) == (
+        1,
+        [
+            f"ERROR mlci: {data} is {size:,.4g} MB, over the 0.001 MB validation reads: it reads the file whole, about "
+            f"10 MB of memory per MB ({size * 10 / 1000:,.1f} GB here); where that memory is free, raise the bound "
+            "(`mlci validate --max-mb N`, or MLCI_VALIDATE_MAX_MB=N)"
+        ],
+    )
+    monkeypatch.setenv("MLCI_VALIDATE_MAX_MB", "lots")
+    assert run(frames["binary"]()) == (1, ["ERROR mlci: MLCI_VALIDATE_MAX_MB='lots': expected a number of MB"])
+    monkeypatch.delenv("MLCI_VALIDATE_MAX_MB")
+    assert run(frames["binary"]()) == (0, [])
+
+
+def test_check_size_names_the_bound_in_whole_megabytes(tmp_path) -> None:
+    path = tmp_path / "big.csv"
+    with open(path, "wb") as handle:
+        handle.truncate(250_000_000)  # sparse: no disk used
+    with pytest.raises(DataError) as error:
+        check_size(path, 200)
+    assert str(error.value).startswith(
+        f"{path} is 250 MB, over the 200 MB validation reads: it reads the file whole, about 10 MB of memory per MB "
+        "(2.5 GB here);"
+    )
+    check_size(path, 250)

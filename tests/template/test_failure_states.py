@@ -125,6 +125,40 @@ def test_make_repro_on_unreadable_data_leaves_everything_and_no_failed_summary(w
     assert _git_status(workspace) == ""
 
 
+def test_make_repro_refuses_a_swapped_header_before_dvc_records_it(workspace):
+    """Two pixels' names swapped: every value is still in range, so only the order tells (it retrained before)."""
+    before = _state(workspace)
+    header, rest = (workspace / DATA).read_text().split("\n", 1)
+    swapped = header.replace("pixel_0_1,pixel_0_2", "pixel_0_2,pixel_0_1")
+    _write_data(workspace, (swapped + "\n" + rest).encode())
+    done = _run([*MAKE, "repro"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith(("ERROR", "make:"))]
+    assert errors[0] == (
+        f"ERROR mlci: {DATA}: the features are not in the contract's order: from column 3, expected pixel_0_1, "
+        "pixel_0_2; found pixel_0_2, pixel_0_1 (a swapped header?): fix the file's header, or list the features in "
+        "data.schema.yaml in the file's order"
+    )
+    assert "Running stage 'split'" not in done.stdout
+    assert _state(workspace) == before
+    assert _git_status(workspace) == ""
+
+
+def test_make_repro_refuses_params_dvc_would_skip_every_stage_for(workspace):
+    """`epochs: 12.0` equals the recorded 12 to DVC, which would skip train: the project's check runs first."""
+    before = _state(workspace)
+    params = workspace / "params.yaml"
+    params.write_text(params.read_text().replace("  epochs: 12\n", "  epochs: 12.0\n"))
+    done = _run([*MAKE, "repro"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith(("ERROR", "make:"))]
+    assert errors[0] == "ERROR mlci: params.yaml: train.epochs: expected int, got float 12.0"
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: repro\] Error 1", errors[-1]), errors
+    assert "Running stage" not in done.stdout
+    assert _state(workspace) == before
+    assert _git_status(workspace) == " M params.yaml\n"
+
+
 def test_bare_dvc_repro_records_rejected_data_in_data_dvc_and_git_checkout_undoes_it(workspace):
     """README's statement: DVC commits a changed data file before any stage runs; the summary stays as it was."""
     before = _state(workspace)
@@ -142,6 +176,46 @@ def test_bare_dvc_repro_records_rejected_data_in_data_dvc_and_git_checkout_undoe
     assert set(before["cache"]) < set(after["cache"])  # the rejected file and its folder listing, unreferenced
     assert _run(["git", "checkout", "data.dvc"], workspace).returncode == 0
     assert _git_status(workspace) == ""
+
+
+def test_after_git_checkout_data_dvc_make_validate_keeps_the_edited_file_and_rejects_it(workspace):
+    """README's undo path: the edit a bare `dvc repro` recorded is not replaced by the tracked file (DVC would replace
+    it silently, its copy being in the cache); `make validate` says so and validates the edit, which fails."""
+    edited = _label_42(workspace)
+    _write_data(workspace, edited)
+    assert _run(["dvc", "repro"], workspace).returncode == 255
+    assert _run(["git", "checkout", "data.dvc"], workspace).returncode == 0
+    done = _run([*MAKE, "validate"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == (
+        f"notice: {DATA} was edited since it was pulled: kept, not replaced by the file data.dvc tracks "
+        "(`dvc pull --force data.dvc` takes that one)"
+    )
+    assert any(line.startswith("ERROR mlci: data validation failed: 1 of ") for line in lines), lines
+    assert (workspace / DATA).read_bytes() == edited
+    assert _git_status(workspace) == ""
+
+
+def test_make_data_names_a_contract_path_data_dvc_does_not_bring(workspace):
+    contract = workspace / "data.schema.yaml"
+    contract.write_text(contract.read_text().replace(f"path: {DATA}\n", 'path: "data/digit.csv"  # a typo\n'))
+    done = _run([*MAKE, "data"], workspace)
+    assert done.returncode == 2, done.stdout + done.stderr
+    *_, error, make_error = done.stderr.splitlines()
+    assert error == (
+        "error: data/digit.csv not found: data.schema.yaml's path names a file data.dvc does not bring "
+        "(fix the path, or `dvc add` that file)"
+    )
+    assert re.fullmatch(r"make: \*\*\* \[Makefile:\d+: \.dvc/tmp/data-pulled\] Error 1", make_error), make_error
+
+
+def test_a_quoted_contract_path_is_read_as_the_file_so_make_data_does_not_pull_again(workspace):
+    contract = workspace / "data.schema.yaml"
+    contract.write_text(contract.read_text().replace(f"path: {DATA}\n", f"path: '{DATA}'  # quoted\n"))
+    done = _run([*MAKE, "data"], workspace)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "dvc pull" not in done.stdout  # pulled once by the fixture; the quoted name is the same file
 
 
 # -------------------------------------------------------------------------------------------- a failing stage

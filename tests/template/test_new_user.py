@@ -107,13 +107,18 @@ def test_make_install_after_the_rename_replaces_the_old_distribution_and_keeps_t
         [
             str(scripts / "python"),
             "-c",
-            "from importlib.metadata import entry_points as e; print(*(p.value for p in e(group='mlci')))",
+            "from importlib.metadata import entry_points as e; "
+            "print(*(f'{p.name}={p.value}' for p in e(group='mlci')))",
         ],
         root,
         env,
         timeout=60,
     )
-    assert predictors.stdout.split() == [f"{NEW_NAME}.serving:load_predictor"]  # one predictor: the old one is gone
+    # one predictor and one params check, the new package's: the old distribution's are gone
+    assert sorted(predictors.stdout.split()) == [
+        f"params_check={NEW_NAME}.config:load_config",
+        f"predictor={NEW_NAME}.serving:load_predictor",
+    ]
     assert "Nothing to be done for 'install'" in _make(root, env, "install", timeout=120).stdout
 
 

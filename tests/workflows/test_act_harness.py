@@ -216,3 +216,24 @@ def test_a_base_the_repository_does_not_hold_is_an_error_not_a_guess(tmp_path: P
     with pytest.raises(ValueError, match="has no 'main'"):
         pull_request_event(repo, tmp_path / "event.json", base="main")
     assert not (tmp_path / "event.json").exists()
+
+
+def _setup_uv_script() -> str:
+    import yaml
+
+    action = yaml.safe_load((STAND_INS / "astral-sh__setup-uv" / "action.yml").read_text(encoding="utf-8"))
+    return action["runs"]["steps"][0]["run"]
+
+
+def test_the_setup_uv_stand_in_installs_uv_only_from_a_hashed_version_file(tmp_path: Path) -> None:
+    """Without a uv on PATH and without a version-file, it stops: it never falls back to an unhashed `pip install`."""
+    env = {"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "VERSION": "0.13.9", "VERSION_FILE": ""}
+    env |= {"GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_PATH": str(tmp_path / "path")}
+    assert shutil.which("uv", path=env["PATH"]) is None, "a uv in /usr/bin: this test needs a PATH without one"
+    done = subprocess.run(["bash", "-c", _setup_uv_script()], env=env, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout.strip()) == (
+        1,
+        "::error::setup-uv stand-in: no uv on PATH and no version-file; it installs uv only from a hash-pinned "
+        "requirements file (version-file: requirements/uv.txt), never an unhashed uv==0.13.9",
+    )
+    assert not (tmp_path / "setup-uv").exists()

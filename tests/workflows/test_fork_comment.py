@@ -124,3 +124,33 @@ def test_a_file_that_is_not_report_data_posts_nothing(tmp_path: Path, content: b
     result = render(path)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"::error::cannot render the fork's report: {error}\n"
+
+
+def test_an_integer_past_the_float_range_and_an_unhashable_verdict_are_dashed_not_a_traceback(tmp_path: Path):
+    huge = int("1" + "0" * 309)
+    data = {
+        "schema": 1,
+        "base": "main",
+        "metrics": [
+            {"file": "m.json", "name": "accuracy", "pr": huge, "base": 0.5},
+            {"file": "m.json", "name": "loss", "pr": 0.25, "base": -huge},
+        ],
+        "gate": ["passed"],
+        "gates": [{"gate": "accuracy >= 0.95", "status": {"a": 1}}],
+        "data": ["drift"],
+    }
+    result = render_data(tmp_path, data)
+    assert result.returncode == 0, result.stderr
+    assert "| `m.json` | `accuracy` | — | 0.5000 | — |\n| `m.json` | `loss` | 0.2500 | — | — |\n" in result.stdout
+    assert "**At a glance:** quality gate: unknown; data: unknown." in result.stdout
+    assert "| `accuracy >= 0.95` | unknown |" in result.stdout
+
+
+def test_json_nested_past_the_recursion_limit_posts_nothing(tmp_path: Path):
+    path = tmp_path / COMMENT_DATA_JSON
+    path.write_text('{"schema": 1, "metrics": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    result = render(path)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == (
+        "::error::cannot render the fork's report: comment-data.json is not report data: it is nested too deeply\n"
+    )
