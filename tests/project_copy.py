@@ -8,6 +8,7 @@ the copy installed into it (`install_project`), instead of a fresh multi-minute 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -53,9 +54,19 @@ def copy_project(
     return destination
 
 
+def _is_this_checkouts_project(entry: str) -> bool:
+    """This checkout's own distribution in site-packages: its metadata (and entry points) and its editable hook."""
+    name = re.sub(r"[-_.]+", "_", PROJECT.distribution).lower()
+    return entry.startswith((f"{name}-", f"__editable__.{name}-", f"__editable___{name}_"))
+
+
 def venv_on_top_of_this_one(venv: Path) -> Path:
     """A venv that sees this environment's packages (a .pth line) and runs its tools with its own python; install a
-    project into it with `install_project`."""
+    project into it with `install_project`.
+
+    It sees them through a folder of links that leaves out this checkout's own distribution: a copy's venv holds the
+    copy's project only, as a user's does, so the entry points (`mlci.predictor`, the params check) are the copy's.
+    """
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     child_site = subprocess.run(
@@ -64,7 +75,12 @@ def venv_on_top_of_this_one(venv: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    (Path(child_site) / "_parent_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    parent_site, seen = Path(sysconfig.get_paths()["purelib"]), venv / "parent-site-packages"
+    seen.mkdir()
+    for entry in parent_site.iterdir():
+        if not _is_this_checkouts_project(entry.name):
+            (seen / entry.name).symlink_to(entry)
+    (Path(child_site) / "_parent_env.pth").write_text(f"{seen}\n")
     parent_bin = Path(sys.executable).parent
     for tool in parent_bin.iterdir():
         target = venv / "bin" / tool.name
