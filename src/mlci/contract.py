@@ -368,7 +368,8 @@ def _infer_feature(name: str, column: pd.Series, margin: float) -> Feature:
     whole_with_nulls = nullable and bool(len(values) and (values == values.round()).all())
     integer = pd.api.types.is_integer_dtype(column) or whole_with_nulls
     if integer and 0 < values.nunique() <= MAX_NUMERIC_FLAG_VALUES:
-        flags = tuple(str(int(value)) for value in sorted(values.unique()))
+        # As integers, as the file holds them: a client of the model server sends them as JSON numbers.
+        flags = tuple(int(value) for value in sorted(values.unique()))
         return Feature(name=name, type="category", values=flags, nullable=nullable)
     kind = "int" if integer else "float"
     if values.empty:

@@ -188,7 +188,7 @@ def test_inference_keeps_whole_floats_as_floats_and_takes_a_two_valued_integer_c
     kinds = {feature.name: (feature.type, feature.values, feature.nullable) for feature in contract.features}
     assert kinds == {
         "pressure": ("float", None, False),
-        "smoker": ("category", ("0", "1"), False),
+        "smoker": ("category", (0, 1), False),  # integers, as a client of the server sends them
         "visits": ("int", None, True),
     }
 

@@ -223,6 +223,7 @@ from torch import nn
 from {package}.config import TrainConfig
 from {package}.errors import UserFacingError
 from {package}.preprocess import Preprocessor
+from {package}.storage import save_whole
 
 
 @dataclass(frozen=True)
@@ -279,13 +280,12 @@ class SavedModel:
 
 
 def save_model(model: nn.Module, spec: ModelSpec, preprocessor: Preprocessor, path: str | Path) -> None:
-    """Weights, spec and preprocessing together, tensors and plain values only (loads with weights_only)."""
+    """Weights, spec and preprocessing together, tensors and plain values only (loads with weights_only); written
+    whole or not at all (save_whole: a full disk is one line naming the file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
     state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
-    torch.save({"spec": asdict(spec), "preprocessor": preprocessor.to_dict(), "state_dict": state}, partial)
-    partial.replace(path)
+    save_whole({"spec": asdict(spec), "preprocessor": preprocessor.to_dict(), "state_dict": state}, path)
 
 
 def load_model(path: str | Path) -> SavedModel:

@@ -439,7 +439,7 @@ SCENARIOS = [
         plots={},
         max_hand_edited=6,
         metrics=("accuracy", "macro_f1", "per_class", "slices"),
-        floors=("accuracy >= 0.65", "macro_f1 >= 0.60", "accuracy >= 0.40"),
+        floors=("accuracy >= 0.65", "macro_f1 >= 0.6", "accuracy >= 0.4"),  # as the gate prints them
         skipped=2,
     ),
 ]
