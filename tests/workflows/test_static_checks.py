@@ -140,8 +140,9 @@ def hardening_problems(path: Path) -> list[str]:
     for job_id, job in workflow["jobs"].items():
         if "permissions" not in job:
             problems.append(f"{name}: job {job_id} has no explicit permissions")
-        if job.get("secrets") == "inherit":
-            problems.append(f"{name}: job {job_id} uses `secrets: inherit`")
+        # Only this repository's own workflow may inherit (an environment's secrets reach a called job no other way).
+        if job.get("secrets") == "inherit" and not str(job.get("uses", "")).startswith("./"):
+            problems.append(f"{name}: job {job_id} passes `secrets: inherit` to another repository's workflow")
         if "uses" not in job and "timeout-minutes" not in job:
             problems.append(f"{name}: job {job_id} has no timeout-minutes")
         for step in job.get("steps", []):
