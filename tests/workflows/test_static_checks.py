@@ -198,6 +198,11 @@ def test_ci_chains_data_before_training_and_reads_the_gpu_runner_variable() -> N
     ci = yaml.safe_load((GITHUB_DIR / "workflows" / "ci.yml").read_text(encoding="utf-8"))
     assert set(triggers(ci)) == {"pull_request", "push", "workflow_dispatch"}
     assert ci["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    # GitHub cancels a group's pending run when a third arrives: only a PR's runs share a group.
+    assert ci["concurrency"]["group"] == (
+        "${{ github.workflow }}-${{ github.event.pull_request.number && format('pr-{0}', "
+        "github.event.pull_request.number) || format('run-{0}', github.run_id) }}"
+    )
     jobs = ci["jobs"]
     assert jobs["pipeline"]["needs"] == "data"
     assert jobs["pipeline"]["with"]["runs-on"] == "${{ vars.GPU_RUNNER || 'ubuntu-latest' }}"
@@ -245,6 +250,8 @@ def test_readme_reuse_example_is_a_valid_caller(tmp_path: Path) -> None:
     caller.parent.mkdir(parents=True)
     caller.write_text(match[1], encoding="utf-8")
     assert "uses: OWNER/REPO/.github/workflows/pipeline.yml@v1" in match[1]
+    ci = yaml.safe_load((GITHUB_DIR / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    assert yaml.safe_load(match[1])["concurrency"] == ci["concurrency"]
     lint = actionlint(caller)
     assert (lint.returncode, lint.stdout) == (0, "")
     assert check_jsonschema("vendor.github-workflows", caller).returncode == 0
