@@ -289,6 +289,36 @@ def test_gpu_runner_installs_cml_from_the_lockfile_and_keeps_cloud_secrets_in_an
     assert package["dependencies"] == {"@dvcorg/cml": "0.20.6"}  # exact: no range
 
 
+def test_a_copy_gets_the_cml_lockfile_from_a_manual_workflow_that_opens_a_pull_request() -> None:
+    workflow = yaml.safe_load((GITHUB_DIR / "workflows" / "cml-lock.yml").read_text(encoding="utf-8"))
+    assert set(triggers(workflow)) == {"workflow_dispatch"}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    steps = {step["name"]: step for step in job["steps"]}
+    lock = steps["Write the lockfile (npm install --package-lock-only)"]
+    assert lock["working-directory"] == ".github/cml"
+    assert "npm install --package-lock-only --ignore-scripts" in lock["run"]
+    assert "git add .github/cml/package-lock.json" in steps["Commit and push the branch"]["run"]
+    assert "gh pr create" in steps["Open the pull request"]["run"]
+    gpu = (GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8")
+    assert "run the cml-lock workflow (Actions > cml-lock > Run workflow) and merge its pull request" in gpu
+
+
+def test_training_is_queued_only_once_the_cloud_runner_is_online() -> None:
+    # A job no runner takes waits up to 24 h, and teardown needs train: never queue train for a runner that is not up.
+    workflow = yaml.safe_load((GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8"))
+    launch, teardown = workflow["jobs"]["launch"], workflow["jobs"]["teardown"]
+    names = [step["name"] for step in launch["steps"]]
+    assert names[-2:] == ["cml runner launch", "Wait for the runner to come online"]
+    wait = launch["steps"][-1]
+    assert wait["env"]["GH_TOKEN"] == "${{ secrets.CML_REPO_TOKEN }}"
+    assert int(wait["env"]["WAIT_SECONDS"]) // 60 < launch["timeout-minutes"]
+    assert '.status == \\"online\\"' in wait["run"]
+    assert "did not come online within $((WAIT_SECONDS / 60)) minutes: training is not queued" in wait["run"]
+    assert workflow["jobs"]["train"]["needs"] == ["check", "launch"]
+    assert teardown["if"] == "always() && needs.check.outputs.enabled == 'true'"
+
+
 def test_gpu_runner_label_is_random_per_run_not_derived_from_the_run_id() -> None:
     text = (GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8")
     check = yaml.safe_load(text)["jobs"]["check"]
