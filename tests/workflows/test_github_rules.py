@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from github_rules import check_names, local_resolver, permission_errors, secret_errors
+from github_rules import check_names, local_resolver, permission_errors, secret_errors, unpassed_secrets
 from helpers import GITHUB_DIR, REPO_ROOT
 
 RESOLVE = local_resolver(REPO_ROOT)
@@ -136,3 +136,47 @@ def test_a_deploy_call_without_secrets_is_named_with_what_goes_empty() -> None:
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
 def test_every_caller_passes_secrets_to_a_workflow_that_reads_environment_secrets(path: Path) -> None:
     assert secret_errors(path, RESOLVE) == []
+
+
+# -- the DVC remote's credentials reach every job that reads the remote ----------------------------------------------
+
+# What pulls from the DVC remote: `make data` (and the targets that run it first) and `dvc pull`.
+PULLS = re.compile(r"\bmake (data|repro|report|monitor|release-model)\b|\bdvc pull\b")
+
+
+def test_every_job_that_reads_the_dvc_remote_gets_its_credentials() -> None:
+    missing = []
+    for path in WORKFLOWS:
+        for job_id, job in (yaml.safe_load(path.read_text(encoding="utf-8"))["jobs"]).items():
+            steps = job.get("steps", [])
+            if not any(PULLS.search(str(step.get("run", ""))) for step in steps):
+                continue
+            setup = [step for step in steps if step.get("uses") == "./.github/actions/setup"]
+            given = [(step.get("with") or {}).get("dvc-credentials") for step in setup]
+            # image.yml reproduces inside the image (`docker run`): the step's env gives them to the container
+            given += [
+                (step.get("env") or {}).get("DVC_REMOTE_CREDENTIALS")
+                for step in steps
+                if PULLS.search(str(step.get("run", ""))) and "docker run" in step["run"]
+            ]
+            if given != ["${{ secrets.DVC_REMOTE_CREDENTIALS }}"]:
+                missing.append(f"{path.name}: {job_id}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_every_caller_passes_the_secrets_its_called_workflow_declares(path: Path) -> None:
+    assert unpassed_secrets(path, RESOLVE) == []
+
+
+@pytest.mark.parametrize("place,example", docs_workflow_examples(), ids=lambda value: value.split("\n")[0][:40])
+def test_every_docs_example_passes_the_secrets_its_called_workflows_declare(place: str, example: str) -> None:
+    assert unpassed_secrets(example, RESOLVE) == [], place
+
+
+def test_a_call_that_drops_a_declared_secret_is_named() -> None:
+    caller = "jobs:\n  data:\n    uses: ./.github/workflows/data.yml\n    permissions: {contents: read}\n"
+    assert unpassed_secrets(caller, RESOLVE) == [
+        "job 'data' calls ./.github/workflows/data.yml without passing its secret DVC_REMOTE_CREDENTIALS: "
+        "it is empty there"
+    ]

@@ -131,6 +131,22 @@ def secret_errors(source: Path | str, resolve: Resolver) -> list[str]:
     return errors
 
 
+def unpassed_secrets(source: Path | str, resolve: Resolver) -> list[str]:
+    """Caller jobs that do not pass a secret their called workflow declares (`on.workflow_call.secrets`): GitHub
+    does not complain about an optional one, it is just empty there."""
+    workflow = load(source)
+    errors = []
+    for job_id, job in (workflow.get("jobs") or {}).items():
+        called = resolve(job["uses"]) if isinstance(job, dict) and "uses" in job else None
+        if called is None or job.get("secrets") == "inherit":
+            continue
+        on = load(called).get("on", load(called).get(True)) or {}
+        declared = ((on.get("workflow_call") or {}) if isinstance(on, dict) else {}).get("secrets") or {}
+        for name in sorted(set(declared) - set(job.get("secrets") or {})):
+            errors.append(f"job '{job_id}' calls {job['uses']} without passing its secret {name}: it is empty there")
+    return errors
+
+
 def check_names(source: Path | str, resolve: Resolver) -> list[str]:
     """The check names the jobs of `source` report on a commit, as GitHub shows them (a called workflow's job as
     `<caller job name> / <called job name>`; a name is the job's `name:`, else its id)."""
