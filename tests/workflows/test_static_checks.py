@@ -364,3 +364,20 @@ def test_no_workflow_reads_a_metric_by_name() -> None:
         if re.search(r"\b(accuracy|macro_f1|macro-f1|mae|rmse)\b", line)
     ]
     assert named == []
+
+
+def test_the_template_runs_its_plumbing_tests_on_github_but_no_pull_request_waits_for_the_slow_ones() -> None:
+    workflow = yaml.safe_load((GITHUB_DIR / "workflows" / "template-tests.yml").read_text(encoding="utf-8"))
+    on = triggers(workflow)
+    assert set(on) == {"pull_request", "push", "schedule", "workflow_dispatch"}
+    assert {".github/**", "tests/workflows/**", "tests/template/**", "tests/docker/**", "Makefile"} <= set(
+        on["pull_request"]["paths"]
+    )
+    plumbing, full = workflow["jobs"]["plumbing"], workflow["jobs"]["full"]
+    assert plumbing["if"] == "github.event.repository.is_template && github.event_name != 'schedule'"
+    (fast,) = [step for step in plumbing["steps"] if "make test-fast" in step.get("run", "")]
+    assert fast["env"] == {"MLCI_TEMPLATE_TESTS": "1", "MLCI_TEST_SCOPE": "full"}
+    assert fast["run"] == 'make test-fast PYTEST_ARGS="tests/workflows tests/template tests/docker"'
+    assert full["if"] == "github.event.repository.is_template && github.event_name != 'pull_request'"
+    assert full["steps"][-1]["run"] == ".ci/run"
+    assert "MLCI_TEMPLATE_TESTS=1 make test" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
