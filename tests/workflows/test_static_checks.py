@@ -5,8 +5,11 @@ prove it can fail."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -381,3 +384,64 @@ def test_the_template_runs_its_plumbing_tests_on_github_but_no_pull_request_wait
     assert full["if"] == "github.event.repository.is_template && github.event_name != 'pull_request'"
     assert full["steps"][-1]["run"] == ".ci/run"
     assert "MLCI_TEMPLATE_TESTS=1 make test" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def workflow_steps(name: str, job: str) -> list[dict]:
+    return yaml.safe_load((GITHUB_DIR / "workflows" / name).read_text(encoding="utf-8"))["jobs"][job]["steps"]
+
+
+def test_a_job_image_that_cannot_write_the_workspace_stops_first_with_the_user_option_to_add() -> None:
+    first = workflow_steps("pipeline.yml", "reproduce")[0]
+    assert first["name"] == "Check the job can write its workspace"
+    assert 'owner="$(stat -c %u "$GITHUB_WORKSPACE")"' in first["run"]
+    assert ': >> "$GITHUB_OUTPUT"' in first["run"]
+    assert (
+        "::error::this job runs as uid $(id -u), which cannot write the workspace (owned by uid $owner): add "
+        "\\`--user $owner\\` to the job image's options" in first["run"]
+    )
+    gpu = yaml.safe_load((GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8"))
+    assert gpu["jobs"]["train"]["with"]["container-options"] == "--gpus all --user root"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_the_workspace_check_names_the_uid_to_run_as() -> None:
+    # The step itself, as a job image's user (uid 65534) in a workspace the runner (root) created; not in tmp_path,
+    # whose parents (pytest-of-root/) that user cannot enter.
+    root = Path(tempfile.mkdtemp(prefix="workspace-check-"))
+    try:
+        root.chmod(0o755)
+        workspace, output = root / "workspace", root / "output"
+        workspace.mkdir(mode=0o755)
+        output.touch(mode=0o644)
+        script = workflow_steps("pipeline.yml", "reproduce")[0]["run"]
+        env = {"PATH": os.environ["PATH"], "GITHUB_WORKSPACE": str(workspace), "GITHUB_OUTPUT": str(output)}
+        as_image_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        refused = subprocess.run([*as_image_user, "bash", "-e", "-c", script], env=env, capture_output=True, text=True)
+        allowed = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True)
+    finally:
+        shutil.rmtree(root)
+    assert (refused.returncode, refused.stdout) == (
+        1,
+        "::error::this job runs as uid 65534, which cannot write the workspace (owned by uid 0): add `--user 0` to "
+        "the job image's options (the repository variable GPU_CONTAINER_OPTIONS, or the caller's container-options)\n",
+    )
+    assert (allowed.returncode, allowed.stdout) == (0, "")
+
+
+def test_the_saved_dvc_cache_holds_only_this_commits_outputs() -> None:
+    steps = {step["name"]: (index, step) for index, step in enumerate(workflow_steps("pipeline.yml", "reproduce"))}
+    gc_index, gc = steps["Keep only this commit's outputs in the DVC cache (dvc gc)"]
+    save_index, save = steps["Save the DVC cache"]
+    assert gc["run"] == "dvc gc --workspace --force --quiet"
+    assert gc_index < save_index and gc["if"] == save["if"]
+
+
+def test_a_tag_github_started_no_release_for_can_be_released_by_hand_from_that_tag() -> None:
+    release = yaml.safe_load((GITHUB_DIR / "workflows" / "release.yml").read_text(encoding="utf-8"))
+    assert set(triggers(release)) == {"push", "workflow_dispatch"}
+    version = next(step for step in release["jobs"]["model"]["steps"] if step.get("id") == "version")
+    assert version["env"]["REF_TYPE"] == "${{ github.ref_type }}"
+    assert (
+        "::error::run the release from a tag, not the branch $TAG: Run workflow > Use workflow from > Tags > vX.Y.Z"
+        in version["run"]
+    )
