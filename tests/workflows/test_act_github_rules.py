@@ -159,3 +159,24 @@ def test_a_payload_of_no_known_event_asks_for_the_event_by_name(tmp_path: Path) 
     assert str(error.value) == (
         f"cannot tell which event {payload} is a payload of: name it, e.g. ACT_ARGS='--event push -e {payload}'"
     )
+
+
+def test_make_act_hands_act_args_to_the_harness_which_reads_the_payload_and_passes_the_rest_to_act(
+    tmp_path: Path,
+) -> None:
+    from helpers import REPO_ROOT
+
+    dry = subprocess.run(
+        ["make", "-n", "act", "ACT_ARGS=-e path/to/event.json -j code"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert dry.stdout.rstrip().endswith(
+        "act_harness.py --platform=-self-hosted --venv " f"{REPO_ROOT / '.venv'} -e path/to/event.json -j code"
+    )
+    payload = tmp_path / "event.json"
+    payload.write_text((REPO_ROOT / "tests/workflows/act/events/push.json").read_text(), encoding="utf-8")
+    settings, _ = settings_from_args(["-e", str(payload), "-j", "code"])
+    assert (settings.event, settings.event_path, settings.extra_args) == ("push", payload.resolve(), ["-j", "code"])
