@@ -123,6 +123,27 @@ def test_a_caller_that_grants_less_than_its_called_workflow_asks_never_starts(tm
     assert not (tmp_path / "work" / "artifacts").exists()
 
 
+def test_a_deploy_call_without_secrets_never_starts_instead_of_deploying_with_empty_credentials(tmp_path: Path) -> None:
+    from act_harness import check_github_rules
+    from helpers import REPO_ROOT
+
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "deploy.yml").write_text((REPO_ROOT / ".github/workflows/deploy.yml").read_text(), encoding="utf-8")
+    (workflows / "w.yml").write_text(
+        "on: push\njobs:\n  staging:\n    uses: ./.github/workflows/deploy.yml\n    permissions: write-all\n"
+        "    with: {version: v1.0.0, environment: staging}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(GitHubWouldRefuse) as refused:
+        check_github_rules(tmp_path, ".github/workflows/w.yml")
+    assert str(refused.value) == (
+        ".github/workflows/w.yml: GitHub would not run this as act does:\n"
+        "job 'staging' calls ./.github/workflows/deploy.yml without `secrets:`: its job 'promote' reads DEPLOY_SECRETS "
+        "from its environment, which GitHub leaves empty in a called workflow (pass `secrets: inherit`)"
+    )
+
+
 REPLAYED = """\
 on: [push, pull_request]
 jobs:
