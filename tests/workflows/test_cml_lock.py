@@ -99,7 +99,10 @@ def test_the_lockfile_is_written_on_a_branch_and_proposed_in_a_pull_request(repo
     assert (repository.parent / "npm.log").read_text() == (
         "install --package-lock-only --ignore-scripts --no-audit --no-fund\n"
     )
-    assert "locked: @dvcorg/cml 0.20.6, 1 package(s) in all" in printed["Write the lockfile (npm install --package-lock-only)"]
+    assert (
+        "locked: @dvcorg/cml 0.20.6, 1 package(s) in all"
+        in printed["Write the lockfile (npm install --package-lock-only)"]
+    )
     pushed = git(repository, "ls-remote", "--heads", "origin", "cml-lockfile").split()
     assert pushed, "the cml-lockfile branch was not pushed"
     commit = git(repository, "show", "--name-only", "--format=%s", pushed[0]).split("\n")
