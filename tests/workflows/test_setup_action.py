@@ -73,14 +73,14 @@ def test_a_line_that_is_not_name_value_stops_the_job_and_writes_nothing(tmp_path
     [
         (
             "false",
-            "::warning::the DVC remote s3://bucket/dvc may need credentials and DVC_REMOTE_CREDENTIALS is empty: add the "
-            "secret (docs/template.md, 'Point DVC at your own remote'); a called workflow gets it only from a caller "
-            "that passes it\n",
+            "::warning::the DVC remote s3://bucket/dvc may need credentials and DVC_REMOTE_CREDENTIALS is empty: "
+            "add the secret (docs/template.md, 'Point DVC at your own remote'); a called workflow gets it only from "
+            "a caller that passes it\n",
         ),
         (
             "true",
-            "::warning::the DVC remote s3://bucket/dvc may need credentials, and a fork's pull request gets no secrets: "
-            "if `dvc pull` fails, a maintainer pushes the branch to this repository to run CI on it\n",
+            "::warning::the DVC remote s3://bucket/dvc may need credentials, and a fork's pull request gets no "
+            "secrets: if `dvc pull` fails, a maintainer pushes the branch to this repository to run CI on it\n",
         ),
     ],
 )
