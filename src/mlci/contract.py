@@ -44,7 +44,8 @@ class Feature:
 
 @dataclass(frozen=True)
 class Target:
-    """The column the model predicts. Classification: its classes and share bounds; regression: its range."""
+    """The column the model predicts. Classification: its classes, share bounds and display names; regression: its
+    range."""
 
     name: str
     task: str
@@ -53,10 +54,15 @@ class Target:
     max_share: float | None = None
     min: float | None = None
     max: float | None = None
+    names: tuple[tuple[str, str], ...] = ()  # (class as text, display name) for the classes that have one
 
     @property
     def is_classification(self) -> bool:
         return self.task == "classification"
+
+    def display(self, label: object) -> str:
+        """A class's display name (`names:` in the contract), else the class as text."""
+        return dict(self.names).get(str(label), str(label))
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,9 @@ class DataContract:
             value = getattr(self.target, key)
             if value is not None:
                 target[key] = list(value) if isinstance(value, tuple) else value
+        if self.target.names:
+            by_text = {str(label): label for label in self.target.classes or ()}
+            target["names"] = {by_text[text]: name for text, name in self.target.names}
         features = {}
         for feature in self.features:
             entry: dict[str, Any] = {"type": feature.type}
@@ -175,15 +184,15 @@ def _feature(source: str, name: str, raw: Any) -> Feature:
 
 def _target(source: str, raw: Any) -> Target:
     raw = _mapping(source, "target", raw)
-    _check_keys(source, "target", raw, ("name", "task", "classes", "min_share", "max_share", "min", "max"))
+    _check_keys(source, "target", raw, ("name", "task", "classes", "min_share", "max_share", "min", "max", "names"))
     name, task = raw.get("name"), raw.get("task")
     if not isinstance(name, str) or not name:
         raise _fail(source, "target.name", "the target column's name is required")
     if task not in TASKS:
         raise _fail(source, "target.task", f"{task!r} is not one of {', '.join(TASKS)}")
     if task == "regression":
-        if any(raw.get(key) is not None for key in ("classes", "min_share", "max_share")):
-            raise _fail(source, "target", "classes and shares apply to classification, not regression")
+        if any(raw.get(key) is not None for key in ("classes", "min_share", "max_share", "names")):
+            raise _fail(source, "target", "classes, shares and names apply to classification, not regression")
         low, high = _bounds(source, "target", raw.get("min"), raw.get("max"))
         return Target(name=name, task=task, min=low, max=high)
     classes = raw.get("classes")
@@ -199,7 +208,24 @@ def _target(source: str, raw: Any) -> Target:
         raise _fail(source, "target", f"min_share {low} is above max_share {high}")
     if raw.get("min") is not None or raw.get("max") is not None:
         raise _fail(source, "target", "min/max apply to a regression target; use min_share/max_share")
-    return Target(name=name, task=task, classes=tuple(classes), min_share=low, max_share=high)
+    names = _class_names(source, raw.get("names"), classes)
+    return Target(name=name, task=task, classes=tuple(classes), min_share=low, max_share=high, names=names)
+
+
+def _class_names(source: str, raw: Any, classes: list) -> tuple[tuple[str, str], ...]:
+    """`names: {class: display name}`, for the report, the model card and /predict; every key one of the classes."""
+    if raw is None:
+        return ()
+    names = _mapping(source, "target.names", raw)
+    known = [str(label) for label in classes]
+    found = []
+    for label, name in names.items():
+        if str(label) not in known:
+            raise _fail(source, f"target.names.{label}", f"{label!r} is not one of the classes ({', '.join(known)})")
+        if not isinstance(name, str) or not name.strip():
+            raise _fail(source, f"target.names.{label}", "a display name is a non-empty string")
+        found.append((str(label), name.strip()))
+    return tuple(sorted(found, key=lambda pair: known.index(pair[0])))
 
 
 def contract_from_dict(raw: Any, source: str = CONTRACT) -> DataContract:
@@ -261,7 +287,8 @@ CONTRACT_GUIDE = """\
 # project reads its id, target and features from here.
 #
 # path: the data file (tracked by data.dvc); id: a unique row id (optional); target: what the model predicts
-#   (classification: classes and the share of rows each may hold; regression: min/max);
+#   (classification: classes, the share of rows each may hold, and display names `names: {class: name}` for the
+#   report, the model card and /predict; regression: min/max);
 # rows: row-count bounds; features: type int | float | category | text, min/max or values, nullable (default false).
 """
 DRAFT_NOTE = "# Drafted by `mlci schema infer`"

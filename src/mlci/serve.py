@@ -371,6 +371,10 @@ class LoadedModel:
         if ids is not None:
             predictions = predictions.reset_index(drop=True)
             predictions.insert(0, self.contract.id, ids)
+        if self.contract.target.names and "prediction" in predictions.columns:
+            place = list(predictions.columns).index("prediction") + 1
+            names = [self.contract.target.display(label) for label in predictions["prediction"]]
+            predictions.insert(place, "prediction_name", names)  # the contract's display names
         return {"model_version": self.version, "predictions": predictions}
 
 

@@ -100,8 +100,17 @@ def broken(contract_dicts, change) -> str:
         ),
         (
             lambda raw: raw["target"].update(task="regression"),
-            "target: classes and shares apply to classification, not regression",
+            "target: classes, shares and names apply to classification, not regression",
         ),
+        (
+            lambda raw: raw["target"].update(names={"cow": "Cow"}),
+            "target.names.cow: 'cow' is not one of the classes (cat, dog, fox)",
+        ),
+        (
+            lambda raw: raw["target"].update(names={"cat": " "}),
+            "target.names.cat: a display name is a non-empty string",
+        ),
+        (lambda raw: raw["target"].update(names=["Cat"]), "target.names: expected a mapping, got list"),
     ],
 )
 def test_a_bad_contract_fails_at_load_naming_the_key_and_the_reason(contract_dicts, change, message):
@@ -211,3 +220,14 @@ def test_a_redrafted_contract_keeps_the_files_comment_block_and_a_new_one_gets_t
         "# Ours: sizes in cm.",
         "path: " + data.as_posix(),
     ]
+
+
+def test_display_names_of_classes_load_dump_and_fall_back_to_the_class(tmp_path, contract_dicts):
+    raw = contract_dicts["binary"]
+    raw["target"]["names"] = {1: "churned"}
+    contract = contract_from_dict(raw)
+    assert contract.target.names == (("1", "churned"),)
+    assert [contract.target.display(label) for label in (1, "1", 0)] == ["churned", "churned", "0"]
+    dump_contract(contract, tmp_path / "schema.yaml")
+    assert "names: {1: churned}" in (tmp_path / "schema.yaml").read_text()
+    assert load_contract(tmp_path / "schema.yaml").target == contract.target

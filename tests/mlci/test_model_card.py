@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -162,3 +163,13 @@ def test_the_reference_models_card_shows_the_intervals_make_gate_reports(tmp_pat
     has_main = has_main.returncode == 0
     base = "main" if has_main else ""  # `make gate`'s BASE_REF: the base changes the Δ, not this model's intervals
     assert shown and shown == gate_intervals(REPO_ROOT, tmp_path / "gate", base)
+
+
+def test_the_card_names_each_class_by_its_display_name_when_the_contract_gives_one(workspace, monkeypatch) -> None:
+    named = replace(CARD_CONTRACT, target=replace(CARD_CONTRACT.target, names=(("dog", "Canis familiaris"),)))
+    dump_contract(named, workspace / CONTRACT)
+    assert "| output | one of cat (cat), dog (Canis familiaris), with a probability per class |" in card_of(
+        workspace, monkeypatch
+    )
+    dump_contract(CARD_CONTRACT, workspace / CONTRACT)
+    assert "| output | one of cat, dog, with a probability per class |" in card_of(workspace, monkeypatch)

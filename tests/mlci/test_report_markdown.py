@@ -433,3 +433,10 @@ def test_a_small_test_split_is_warned_of_with_the_width_of_its_first_interval():
         "share in `params.yaml`) narrow every interval."
     ) in lines
     assert not [line for line in interval_lines(NOISE, "main") if "Warning" in line]  # 269 rows: no warning
+
+
+def test_the_per_class_table_shows_the_contracts_display_names_beside_the_classes():
+    markdown = render_markdown(inputs(class_names={"dog": "Canis familiaris"}))
+    rows = [line for line in markdown.splitlines() if line.startswith("| `dog`") or line.startswith("| `cat`")]
+    assert any(line.startswith("| `dog` Canis familiaris |") for line in rows), rows
+    assert any(line.startswith("| `cat` |") for line in rows), rows  # no name: the class alone

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -448,3 +449,13 @@ def test_an_all_numeric_contract_takes_one_block_and_still_names_a_bad_cell() ->
         with pytest.raises(RowsRejected) as caught:
             rows_to_frame(NUMERIC, [*rows[:3], {**rows[3], "x2": value}])
         assert [(p.row, p.column, p.message) for p in caught.value.problems] == [(3, "x2", message)]
+
+
+def test_a_contract_with_display_names_adds_each_predictions_name() -> None:
+    named = replace(CONTRACT, target=replace(CONTRACT.target, names=(("cat", "Felis catus"),)))
+    client = TestClient(create_app(LoadedModel(Recorder(), named, {"version": "v1"}, max_rows=8)))
+    answer = client.post("/predict", json={"rows": [{**GOOD, "row_id": 7}]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"] == [
+        {"row_id": 7, "prediction": "cat", "prediction_name": "Felis catus", "proba_cat": 0.75, "proba_dog": 0.25}
+    ]

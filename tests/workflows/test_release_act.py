@@ -79,6 +79,14 @@ def check_rows(contract, rows, max_rows=DEFAULT_MAX_ROWS):
 """
 
 
+# The environment's secret: NAME=value lines (a comment and a blank line allowed); the hook gets each as a variable.
+DEPLOY_SECRETS = "# the platform's\nPLATFORM_TOKEN=tok-7f3a9c\n\nPLATFORM_REGION=west-9\n"
+HOOK_REPORTS_CREDENTIALS = """
+echo "hook credentials: PLATFORM_TOKEN ${#PLATFORM_TOKEN} chars, PLATFORM_REGION ${#PLATFORM_REGION} chars"
+"""
+HOOK_SAW = "hook credentials: PLATFORM_TOKEN 10 chars, PLATFORM_REGION 6 chars"
+
+
 def git(repo: Path, *args: str) -> str:
     done = subprocess.run(["git", *IDENTITY, *args], cwd=repo, capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
@@ -145,7 +153,7 @@ class Scenario:
         git(self.repo, "tag", "--annotate", f"--message=release {name}", name)
         return git(self.repo, "rev-parse", "HEAD")
 
-    def run(self, workflow: str, event_name: str, event: dict) -> Step:
+    def run(self, workflow: str, event_name: str, event: dict, secrets: dict[str, str] | None = None) -> Step:
         self.runs += 1
         event_path = self.root / f"event-{self.runs}.json"
         event_path.write_text(json.dumps({**event, "repository": REPOSITORY}), encoding="utf-8")
@@ -170,6 +178,7 @@ class Scenario:
             # the last --eventpath, --secret and --local-repository win over the harness's own
             extra_args=[
                 *("--eventpath", str(event_path), "--secret", "GITHUB_TOKEN=act-fake-token"),
+                *[flag for name, value in (secrets or {}).items() for flag in ("--secret", f"{name}={value}")],
                 *checkout_of_a_ref(self.repo, workflow),
             ],
         )
@@ -240,14 +249,19 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def released(seeded: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Scenario, str, Step, Step]:
-    """Tag v0.1.0 (release.yml: release, image, staging), then deploy.yml by hand to production."""
+    """Tag v0.1.0 (release.yml: release, image, staging), then deploy.yml by hand to production; the deploy hook
+    reports the platform credentials DEPLOY_SECRETS gives it (act has no environments: the secret is the run's)."""
     scenario = Scenario(tmp_path_factory.mktemp("released"), seeded)
+    with (scenario.repo / "scripts" / "deploy.sh").open("a", encoding="utf-8") as hook:
+        hook.write(HOOK_REPORTS_CREDENTIALS)
+    scenario.commit("deploy hook: report the credentials it got")
     sha = scenario.tag("v0.1.0")
-    release = scenario.run(RELEASE, "push", push_event("v0.1.0", sha))
+    release = scenario.run(RELEASE, "push", push_event("v0.1.0", sha), secrets={"DEPLOY_SECRETS": DEPLOY_SECRETS})
     production = scenario.run(
         DEPLOY,
         "workflow_dispatch",
         {"ref": "refs/heads/act-local", "inputs": {"version": "v0.1.0", "environment": "production"}},
+        secrets={"DEPLOY_SECRETS": DEPLOY_SECRETS},
     )
     return scenario, sha, release, production
 
@@ -404,6 +418,23 @@ def test_the_release_and_staging_summaries(released) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------- production
+def test_the_staging_deploy_called_by_the_release_gets_the_platform_credentials(released) -> None:
+    # release.yml passes `secrets: inherit`: without it the called deploy.yml sees DEPLOY_SECRETS empty
+    _, _, release, _ = released
+    assert HOOK_SAW in release.run.log, release.tail()
+    assert "tok-7f3a9c" not in release.run.log and "west-9" not in release.run.log
+
+
+def test_production_without_required_reviewers_is_named_in_the_run(released) -> None:
+    _, _, _, production = released
+    assert HOOK_SAW in production.run.log
+    assert "repos/Local-Org/ML-Template/environments/production" in " ".join(production.gh_calls)
+    assert (
+        "::warning::environment production has no required reviewers: anyone with write access to the repository "
+        'can deploy to it (docs/release.md, "Who can approve, by plan")'
+    ) in production.run.log
+
+
 def test_a_manual_promotion_to_production(released) -> None:
     scenario, sha, release, production = released
     assert production.run.returncode == 0, production.tail()

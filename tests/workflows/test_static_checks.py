@@ -5,8 +5,11 @@ prove it can fail."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -140,8 +143,9 @@ def hardening_problems(path: Path) -> list[str]:
     for job_id, job in workflow["jobs"].items():
         if "permissions" not in job:
             problems.append(f"{name}: job {job_id} has no explicit permissions")
-        if job.get("secrets") == "inherit":
-            problems.append(f"{name}: job {job_id} uses `secrets: inherit`")
+        # Only this repository's own workflow may inherit (an environment's secrets reach a called job no other way).
+        if job.get("secrets") == "inherit" and not str(job.get("uses", "")).startswith("./"):
+            problems.append(f"{name}: job {job_id} passes `secrets: inherit` to another repository's workflow")
         if "uses" not in job and "timeout-minutes" not in job:
             problems.append(f"{name}: job {job_id} has no timeout-minutes")
         for step in job.get("steps", []):
@@ -197,6 +201,11 @@ def test_ci_chains_data_before_training_and_reads_the_gpu_runner_variable() -> N
     ci = yaml.safe_load((GITHUB_DIR / "workflows" / "ci.yml").read_text(encoding="utf-8"))
     assert set(triggers(ci)) == {"pull_request", "push", "workflow_dispatch"}
     assert ci["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    # GitHub cancels a group's pending run when a third arrives: only a PR's runs share a group.
+    assert ci["concurrency"]["group"] == (
+        "${{ github.workflow }}-${{ github.event.pull_request.number && format('pr-{0}', "
+        "github.event.pull_request.number) || format('run-{0}', github.run_id) }}"
+    )
     jobs = ci["jobs"]
     assert jobs["pipeline"]["needs"] == "data"
     assert jobs["pipeline"]["with"]["runs-on"] == "${{ vars.GPU_RUNNER || 'ubuntu-latest' }}"
@@ -244,6 +253,8 @@ def test_readme_reuse_example_is_a_valid_caller(tmp_path: Path) -> None:
     caller.parent.mkdir(parents=True)
     caller.write_text(match[1], encoding="utf-8")
     assert "uses: OWNER/REPO/.github/workflows/pipeline.yml@v1" in match[1]
+    ci = yaml.safe_load((GITHUB_DIR / "workflows" / "ci.yml").read_text(encoding="utf-8"))
+    assert yaml.safe_load(match[1])["concurrency"] == ci["concurrency"]
     lint = actionlint(caller)
     assert (lint.returncode, lint.stdout) == (0, "")
     assert check_jsonschema("vendor.github-workflows", caller).returncode == 0
@@ -274,11 +285,42 @@ def test_gpu_runner_installs_cml_from_the_lockfile_and_keeps_cloud_secrets_in_an
     assert install["working-directory"] == ".github/cml"
     assert "npm ci --ignore-scripts" in install["run"]
     for name, job in workflow["jobs"].items():
-        if "secrets." in yaml.safe_dump(job):
+        # the DVC remote's credentials are the repository's (docs/template.md), not the cloud's
+        if "secrets." in yaml.safe_dump(job).replace("secrets.DVC_REMOTE_CREDENTIALS", ""):
             assert job.get("environment") == "cml-cloud", f"job {name} reads secrets outside the cml-cloud environment"
     assert "secrets." not in yaml.safe_dump({key: workflow[key] for key in workflow if key != "jobs"})
     package = json.loads((CML_DIR / "package.json").read_text(encoding="utf-8"))
     assert package["dependencies"] == {"@dvcorg/cml": "0.20.6"}  # exact: no range
+
+
+def test_a_copy_gets_the_cml_lockfile_from_a_manual_workflow_that_opens_a_pull_request() -> None:
+    workflow = yaml.safe_load((GITHUB_DIR / "workflows" / "cml-lock.yml").read_text(encoding="utf-8"))
+    assert set(triggers(workflow)) == {"workflow_dispatch"}
+    (job,) = workflow["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    steps = {step["name"]: step for step in job["steps"]}
+    lock = steps["Write the lockfile (npm install --package-lock-only)"]
+    assert lock["working-directory"] == ".github/cml"
+    assert "npm install --package-lock-only --ignore-scripts" in lock["run"]
+    assert "git add .github/cml/package-lock.json" in steps["Commit and push the branch"]["run"]
+    assert "gh pr create" in steps["Open the pull request"]["run"]
+    gpu = (GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8")
+    assert "run the cml-lock workflow (Actions > cml-lock > Run workflow) and merge its pull request" in gpu
+
+
+def test_training_is_queued_only_once_the_cloud_runner_is_online() -> None:
+    # A job no runner takes waits up to 24 h, and teardown needs train: never queue train for a runner that is not up.
+    workflow = yaml.safe_load((GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8"))
+    launch, teardown = workflow["jobs"]["launch"], workflow["jobs"]["teardown"]
+    names = [step["name"] for step in launch["steps"]]
+    assert names[-2:] == ["cml runner launch", "Wait for the runner to come online"]
+    wait = launch["steps"][-1]
+    assert wait["env"]["GH_TOKEN"] == "${{ secrets.CML_REPO_TOKEN }}"
+    assert int(wait["env"]["WAIT_SECONDS"]) // 60 < launch["timeout-minutes"]
+    assert '.status == \\"online\\"' in wait["run"]
+    assert "did not come online within $((WAIT_SECONDS / 60)) minutes: training is not queued" in wait["run"]
+    assert workflow["jobs"]["train"]["needs"] == ["check", "launch"]
+    assert teardown["if"] == "always() && needs.check.outputs.enabled == 'true'"
 
 
 def test_gpu_runner_label_is_random_per_run_not_derived_from_the_run_id() -> None:
@@ -325,3 +367,81 @@ def test_no_workflow_reads_a_metric_by_name() -> None:
         if re.search(r"\b(accuracy|macro_f1|macro-f1|mae|rmse)\b", line)
     ]
     assert named == []
+
+
+def test_the_template_runs_its_plumbing_tests_on_github_but_no_pull_request_waits_for_the_slow_ones() -> None:
+    workflow = yaml.safe_load((GITHUB_DIR / "workflows" / "template-tests.yml").read_text(encoding="utf-8"))
+    on = triggers(workflow)
+    assert set(on) == {"pull_request", "push", "schedule", "workflow_dispatch"}
+    assert {".github/**", "tests/workflows/**", "tests/template/**", "tests/docker/**", "Makefile"} <= set(
+        on["pull_request"]["paths"]
+    )
+    plumbing, full = workflow["jobs"]["plumbing"], workflow["jobs"]["full"]
+    assert plumbing["if"] == "github.event.repository.is_template && github.event_name != 'schedule'"
+    (fast,) = [step for step in plumbing["steps"] if "make test-fast" in step.get("run", "")]
+    assert fast["env"] == {"MLCI_TEMPLATE_TESTS": "1", "MLCI_TEST_SCOPE": "full"}
+    assert fast["run"] == 'make test-fast PYTEST_ARGS="tests/workflows tests/template tests/docker"'
+    assert full["if"] == "github.event.repository.is_template && github.event_name != 'pull_request'"
+    assert full["steps"][-1]["run"] == ".ci/run"
+    assert "MLCI_TEMPLATE_TESTS=1 make test" in (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def workflow_steps(name: str, job: str) -> list[dict]:
+    return yaml.safe_load((GITHUB_DIR / "workflows" / name).read_text(encoding="utf-8"))["jobs"][job]["steps"]
+
+
+def test_a_job_image_that_cannot_write_the_workspace_stops_first_with_the_user_option_to_add() -> None:
+    first = workflow_steps("pipeline.yml", "reproduce")[0]
+    assert first["name"] == "Check the job can write its workspace"
+    assert 'owner="$(stat -c %u "$GITHUB_WORKSPACE")"' in first["run"]
+    assert ': >> "$GITHUB_OUTPUT"' in first["run"]
+    assert (
+        "::error::this job runs as uid $(id -u), which cannot write the workspace (owned by uid $owner): add "
+        "\\`--user $owner\\` to the job image's options" in first["run"]
+    )
+    gpu = yaml.safe_load((GITHUB_DIR / "workflows" / "gpu-runner.yml").read_text(encoding="utf-8"))
+    assert gpu["jobs"]["train"]["with"]["container-options"] == "--gpus all --user root"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv")
+def test_the_workspace_check_names_the_uid_to_run_as() -> None:
+    # The step itself, as a job image's user (uid 65534) in a workspace the runner (root) created; not in tmp_path,
+    # whose parents (pytest-of-root/) that user cannot enter.
+    root = Path(tempfile.mkdtemp(prefix="workspace-check-"))
+    try:
+        root.chmod(0o755)
+        workspace, output = root / "workspace", root / "output"
+        workspace.mkdir(mode=0o755)
+        output.touch(mode=0o644)
+        script = workflow_steps("pipeline.yml", "reproduce")[0]["run"]
+        env = {"PATH": os.environ["PATH"], "GITHUB_WORKSPACE": str(workspace), "GITHUB_OUTPUT": str(output)}
+        as_image_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        refused = subprocess.run([*as_image_user, "bash", "-e", "-c", script], env=env, capture_output=True, text=True)
+        allowed = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True)
+    finally:
+        shutil.rmtree(root)
+    assert (refused.returncode, refused.stdout) == (
+        1,
+        "::error::this job runs as uid 65534, which cannot write the workspace (owned by uid 0): add `--user 0` to "
+        "the job image's options (the repository variable GPU_CONTAINER_OPTIONS, or the caller's container-options)\n",
+    )
+    assert (allowed.returncode, allowed.stdout) == (0, "")
+
+
+def test_the_saved_dvc_cache_holds_only_this_commits_outputs() -> None:
+    steps = {step["name"]: (index, step) for index, step in enumerate(workflow_steps("pipeline.yml", "reproduce"))}
+    gc_index, gc = steps["Keep only this commit's outputs in the DVC cache (dvc gc)"]
+    save_index, save = steps["Save the DVC cache"]
+    assert gc["run"] == "dvc gc --workspace --force --quiet"
+    assert gc_index < save_index and gc["if"] == save["if"]
+
+
+def test_a_tag_github_started_no_release_for_can_be_released_by_hand_from_that_tag() -> None:
+    release = yaml.safe_load((GITHUB_DIR / "workflows" / "release.yml").read_text(encoding="utf-8"))
+    assert set(triggers(release)) == {"push", "workflow_dispatch"}
+    version = next(step for step in release["jobs"]["model"]["steps"] if step.get("id") == "version")
+    assert version["env"]["REF_TYPE"] == "${{ github.ref_type }}"
+    assert (
+        "::error::run the release from a tag, not the branch $TAG: Run workflow > Use workflow from > Tags > vX.Y.Z"
+        in version["run"]
+    )

@@ -88,11 +88,12 @@ def _render_images(root: Path, out_dir: Path, inputs: ReportInputs) -> list[tupl
             if base_predictions is not None:
                 labels += [label for label in class_labels(contract, base_predictions) if label not in labels]
             counts = confusion_matrix(predictions, labels)
-            render_confusion_matrix(labels, counts, out_dir / CONFUSION_PNG)
+            shown = [contract.target.display(label) for label in labels]
+            render_confusion_matrix(shown, counts, out_dir / CONFUSION_PNG)
             images.append(("Confusion matrix", CONFUSION_PNG))
             if base_predictions is not None:
                 difference = counts - confusion_matrix(base_predictions, labels)
-                render_confusion_difference(labels, difference, out_dir / CONFUSION_DIFF_PNG)
+                render_confusion_difference(shown, difference, out_dir / CONFUSION_DIFF_PNG)
                 images.append(("Confusion matrix, this PR − base", CONFUSION_DIFF_PNG))
         else:
             render_regression_scatter(

@@ -49,6 +49,7 @@ class ReportInputs:
     base_metrics: Mapping[str, Mapping | None] | None = None
     per_class: Mapping[str, Mapping] | None = None  # classification: class -> precision, recall, f1, support
     base_per_class: Mapping[str, Mapping] | None = None
+    class_names: Mapping[str, str] = field(default_factory=dict)  # class as text -> display name (the contract's)
     residuals: Mapping[str, float] | None = None  # regression: mae, rmse, r2, rows
     base_residuals: Mapping[str, float] | None = None
     params: Mapping | None = None
@@ -273,6 +274,7 @@ def _collect(root: Path, base_ref: str | None, run_url: str | None, level: float
     inputs: dict = dict(
         metrics=metrics,
         task=contract.target.task,
+        class_names=dict(contract.target.names),
         params=_yaml(_read_text(root / PARAMS), PARAMS),
         validation=_workspace_json(root / VALIDATION_SUMMARY),
         train_run=_train_run(root),

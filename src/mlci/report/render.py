@@ -360,7 +360,8 @@ def _per_class(inputs: ReportInputs) -> list[str]:
     rows = []
     for label in sorted(pr, key=order):
         scores = pr[label]
-        row = [_code(label), _number(scores.get("f1"))]
+        name = inputs.class_names.get(label)
+        row = [_code(label) + (f" {_cell(name)}" if name else ""), _number(scores.get("f1"))]
         if base:
             base_f1 = base.get(label, {}).get("f1")
             row += [_number(base_f1), *_delta_and_marker("f1", scores.get("f1"), base_f1)]

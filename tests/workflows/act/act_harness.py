@@ -10,6 +10,10 @@ What it sets up (see README, "Run the workflows locally with act"):
 - the event payload events/<event>.json, whose pull_request base is the all-zero sha (the code job then runs every
   test), or one `pull_request_event` writes from a repository's own commits (`--base main`), as GitHub sends it: the
   code job then picks the test scope it picks on GitHub (act copies the repository with its history);
+- a real event replayed: `-e PATH` (a run's `github.event` saved as JSON; its event read from its keys), and any
+  option the harness does not know goes on to act (`-j JOB`, `-v`);
+- GitHub's rules act does not apply, checked first (github_rules.py): a caller job that grants less than its called
+  workflow asks, or passes no secrets to a job reading environment secrets, stops the run with GitHub's message;
 - an empty GITHUB_TOKEN (nothing is ever posted from a local run) and no GitHub variables from the calling shell;
 - the artifact server on 127.0.0.1, storing into <work dir>/artifacts (the upload/download stand-ins use it too);
 - the DVC-cache stand-in's store in <work dir>/cache (kept between runs: the second run of an unchanged tree skips
@@ -36,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from docker_api import NoDockerApi, docker_api
+from github_rules import local_resolver, permission_errors, secret_errors
 
 ACT_DIR = Path(__file__).resolve().parent
 REPO_ROOT = ACT_DIR.parents[2]
@@ -69,6 +74,23 @@ PR_JOBS = ("lint and test", "validate data", "dvc repro", "quality gate", "repor
 
 class MissingStandIn(RuntimeError):
     """A workflow or action uses a remote action that has no stand-in folder."""
+
+
+class GitHubWouldRefuse(RuntimeError):
+    """The workflow breaks a rule GitHub enforces and act does not (github_rules.py): stop before act starts."""
+
+
+def check_github_rules(repo_root: Path, workflow: str) -> None:
+    """Raise GitHubWouldRefuse when a caller job of `workflow` grants less than its called workflows ask (GitHub
+    rejects the run at start-up) or passes no secrets to a called job that reads environment secrets (GitHub
+    resolves them empty)."""
+    resolve = local_resolver(repo_root)
+    path = repo_root / workflow
+    if not path.is_file():
+        return  # act names the missing file itself
+    problems = permission_errors(path, resolve) + secret_errors(path, resolve)
+    if problems:
+        raise GitHubWouldRefuse(f"{workflow}: GitHub would not run this as act does:\n" + "\n".join(problems))
 
 
 @dataclass(frozen=True)
@@ -205,6 +227,23 @@ def pull_request_event(repo: Path, path: Path, base: str | None = None, is_templ
     return path
 
 
+def event_of_payload(path: Path) -> str:
+    """The event a payload GitHub sent (a run's `github.event`, saved as JSON) belongs to, read from its keys."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} is not an event payload (JSON): {error}") from None
+    keys = set(payload) if isinstance(payload, dict) else set()
+    for event, marker in (("pull_request", "pull_request"), ("schedule", "schedule"), ("release", "release")):
+        if marker in keys:
+            return event
+    if "inputs" in keys:
+        return "workflow_dispatch"
+    if {"ref", "before", "after"} <= keys:
+        return "push"
+    raise ValueError(f"cannot tell which event {path} is a payload of: name it, e.g. ACT_ARGS='--event push -e {path}'")
+
+
 def free_loopback_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -214,6 +253,7 @@ def free_loopback_port() -> int:
 
 def act_command(settings: ActSettings) -> list[str]:
     """The act command line for `settings` (every flag explained in the module docstring)."""
+    check_github_rules(settings.repo_root, settings.workflow)
     work = settings.work_dir.resolve()
     env = {
         "ACT_ARTIFACT_DIR": str(work / "artifacts"),
@@ -327,8 +367,8 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
     if venv is not None and not (venv / ".installed").is_file():
         raise FileNotFoundError(f"{venv} is not a prebuilt environment (no .installed stamp): run `make install`")
     before = venv_fingerprint(venv)
+    command = act_command(settings)  # first: what GitHub would refuse stops here, before anything is written
     prepare_work_dir(settings.work_dir, keep_cache=keep_cache, shared=not settings.host_mode)
-    command = act_command(settings)
     started = time.perf_counter()
     lines = []
     env = clean_environment()
@@ -358,9 +398,19 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
     return ActRun(process.returncode, "".join(lines), seconds, settings.work_dir.resolve())
 
 
-def main(argv: list[str] | None = None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--event", default="pull_request", help="event to simulate (payload in events/)")
+    parser.add_argument(
+        "--event",
+        help="event to simulate (default: the -e payload's event, else pull_request; payloads in events/)",
+    )
+    parser.add_argument(
+        "-e",
+        "--eventpath",
+        type=Path,
+        metavar="PATH",
+        help="replay this event payload (a real run's `github.event`, as JSON); its event is read from its keys",
+    )
     parser.add_argument("--workflow", default=DEFAULT_WORKFLOW, help="workflow file to run")
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".act", help="artifacts, caches, summaries")
     parser.add_argument(
@@ -385,25 +435,40 @@ def main(argv: list[str] | None = None) -> int:
         metavar="OPTION",
         help="extra `docker create` option for job containers, e.g. '-v /etc/ssl/certs:/etc/ssl/certs:ro'",
     )
-    args = parser.parse_args(argv)
-    env = dict(item.split("=", 1) for item in args.env)
+    return parser
+
+
+def settings_from_args(argv: list[str] | None, repo_root: Path = REPO_ROOT) -> tuple[ActSettings, argparse.Namespace]:
+    """The run `make act ACT_ARGS=...` asks for. Options the harness does not know are act's own (`-j JOB`, `-v`):
+    they go on after the harness's flags. Raises ValueError for a payload that is missing or of no known event."""
+    args, act_args = argument_parser().parse_known_args(argv)
+    if args.eventpath is not None and not args.eventpath.is_file():
+        raise ValueError(f"no event payload at {args.eventpath}")
+    if args.base is not None and (args.eventpath is not None or (args.event or "pull_request") != "pull_request"):
+        raise ValueError("--base is for the pull_request event, and writes its own payload (not with -e)")
+    event = args.event or (event_of_payload(args.eventpath) if args.eventpath else "pull_request")
     settings = ActSettings(
-        REPO_ROOT,
+        repo_root,
         args.work_dir,
-        args.event,
+        event,
         args.workflow,
         args.platform,
         args.venv,
-        env,
+        dict(item.split("=", 1) for item in args.env),
+        extra_args=act_args,
         container_options=args.container_option,
+        event_path=args.eventpath.resolve() if args.eventpath else None,
     )
+    return settings, args
+
+
+def main(argv: list[str] | None = None) -> int:
     try:
+        settings, args = settings_from_args(argv)
         if args.base is not None:
-            if args.event != "pull_request":
-                parser.error("--base is for the pull_request event")
             settings.event_path = pull_request_event(REPO_ROOT, args.work_dir / "pull_request.json", args.base)
         run = run_act(settings, echo=True, keep_cache=not args.cold)
-    except (MissingStandIn, NoDockerApi, FileNotFoundError, ValueError) as error:
+    except (MissingStandIn, GitHubWouldRefuse, NoDockerApi, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"\nact finished in {run.seconds:.1f} s with exit status {run.returncode}")
