@@ -10,5 +10,9 @@ class TrainingInterrupted(Exception):
     """Training stopped on request (SIGTERM) after saving a checkpoint; the next run resumes from it."""
 
     def __init__(self, epochs_done: int) -> None:
-        super().__init__(f"stopped after epoch {epochs_done}; checkpoint saved, run again to resume")
+        if epochs_done:
+            message = f"stopped after epoch {epochs_done}; checkpoint saved, run again to resume"
+        else:
+            message = "stopped during epoch 1, before its checkpoint; run again to start over"
+        super().__init__(message)
         self.epochs_done = epochs_done

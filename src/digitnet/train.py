@@ -206,6 +206,11 @@ def train(
         network.train()
         totals = torch.zeros(2, device=device)  # loss sum, score sum (float: one all-reduce for both)
         for start in range(0, len(labels), config.batch_size):
+            # One process stops at the next batch (its last checkpoint is the previous epoch's): a long epoch would
+            # outlast a preemption's grace period, and `make` and `dvc` are gone already when a terminal's ^C or
+            # SIGTERM reaches the whole process group. Under torchrun the ranks agree once an epoch (below).
+            if not ranks.is_distributed and should_stop():
+                raise TrainingInterrupted(len(history))
             global_batch = order[start : start + config.batch_size]
             batch = global_batch[ranks.rank :: ranks.world_size]
             batch_images = images[batch].to(device, non_blocking=True)

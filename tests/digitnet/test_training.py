@@ -46,12 +46,61 @@ def test_same_seed_gives_the_same_history_and_weights(split_tensors, tiny_train_
     assert first.history != other.history
 
 
+class StopRequest:
+    """A `should_stop` that turns True at batch `batch` of epoch `epoch` (train asks once before each batch and once
+    at each epoch's end), counting how often it was asked."""
+
+    def __init__(self, split_tensors, config: TrainConfig, epoch: int, batch: int = 2) -> None:
+        self.per_epoch = math.ceil(len(split_tensors.train[1]) / config.batch_size) + 1
+        self.at, self.calls = self.per_epoch * (epoch - 1) + batch, 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return self.calls >= self.at
+
+
+def test_a_stop_request_ends_training_at_the_next_batch_keeping_the_last_epochs_checkpoint(
+    split_tensors, tiny_train_config, spec_for, tmp_path
+):
+    checkpoint, spec = tmp_path / "train.pt", spec_for(tiny_train_config)
+    stop_request = StopRequest(split_tensors, tiny_train_config, epoch=2)
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(
+            tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, should_stop=stop_request, spec=spec
+        )
+    assert stop_request.calls == stop_request.per_epoch + 2  # asked no more: epoch 2 ended at its second batch
+    assert stop.value.epochs_done == 1 and checkpoint.is_file()
+    assert str(stop.value) == "stopped after epoch 1; checkpoint saved, run again to resume"
+
+
+def test_a_stop_request_in_the_first_epoch_says_there_is_no_checkpoint_yet(
+    split_tensors, tiny_train_config, spec_for, tmp_path
+):
+    checkpoint = tmp_path / "train.pt"
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(
+            tiny_train_config,
+            split_tensors.train,
+            split_tensors.val,
+            checkpoint,
+            should_stop=StopRequest(split_tensors, tiny_train_config, epoch=1),
+            spec=spec_for(tiny_train_config),
+        )
+    assert str(stop.value) == "stopped during epoch 1, before its checkpoint; run again to start over"
+    assert stop.value.epochs_done == 0 and not checkpoint.exists()
+
+
 def test_resumed_training_matches_an_uninterrupted_run(split_tensors, tiny_train_config, spec_for, tmp_path):
     checkpoint = tmp_path / "train.pt"
     spec = spec_for(tiny_train_config)
     with pytest.raises(TrainingInterrupted) as stop:
         train(
-            tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, should_stop=lambda: True, spec=spec
+            tiny_train_config,
+            split_tensors.train,
+            split_tensors.val,
+            checkpoint,
+            should_stop=StopRequest(split_tensors, tiny_train_config, epoch=2),
+            spec=spec,
         )
     assert stop.value.epochs_done == 1 and checkpoint.is_file()
     resumed = train(tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, spec=spec)
@@ -65,7 +114,12 @@ def test_a_checkpoint_of_other_params_is_ignored(split_tensors, tiny_train_confi
     spec = spec_for(tiny_train_config)
     with pytest.raises(TrainingInterrupted):
         train(
-            tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, should_stop=lambda: True, spec=spec
+            tiny_train_config,
+            split_tensors.train,
+            split_tensors.val,
+            checkpoint,
+            should_stop=StopRequest(split_tensors, tiny_train_config, epoch=2),
+            spec=spec,
         )
     changed = replace(tiny_train_config, learning_rate=0.01)
     assert train(changed, split_tensors.train, split_tensors.val, checkpoint, spec=spec).resumed_from_epoch is None
