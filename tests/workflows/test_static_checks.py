@@ -78,6 +78,13 @@ def test_zizmor_offline_finds_nothing_at_low_or_above() -> None:
     assert "No findings to report" in result.stdout
 
 
+def test_zizmor_as_an_auditor_finds_nothing_either() -> None:
+    """The auditor persona adds the pedantic audits (undocumented permissions, missing concurrency limits)."""
+    result = run([tool("zizmor"), "--offline", "--persona=auditor", "--no-progress", str(GITHUB_DIR)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
 def test_zizmor_reports_dangerous_trigger_and_template_injection(bad_workflow: Path) -> None:
     result = zizmor(bad_workflow)
     assert result.returncode != 0
