@@ -1,5 +1,6 @@
-"""Two more swaps, each as a new user makes it following README's "Make it yours": a regression (house prices, a
-float target, 400 rows) and a small binary classifier (customer churn, integer labels 0/1, 190 rows). Each copy is
+"""Three more swaps, each as a new user makes it following README's "Make it yours": a regression (house prices, a
+float target, 400 rows), a small binary classifier (customer churn, integer labels 0/1, 190 rows) and a small
+three-class one with string labels (flowers, 150 rows). Each copy is
 renamed to a name that sorts after `mlci`, then `make repro`, `make lint`, `make test`, `make report`, `make gate`,
 `make serve` (a `/predict` answered as reports/predictions.csv says) and the pull-request workflow under act pass,
 first try, with at most 8 files edited by hand for the regression and 6 for the classifier, none of the template's.
@@ -56,6 +57,12 @@ MLP = MODEL.replace(  # the three-class swap's MLP, with one output when there a
 assert MLP != MODEL, "tests/template/test_swap.py's MODEL no longer sizes its output by the classes"
 NEIGHBOURHOODS = ("harbour", "hills", "old_town")
 PLANS = ("basic", "plus", "pro")
+SITES = ("north", "south")
+SPECIES = {  # (mean, std) of sepal length, sepal width, petal length and petal width, in cm
+    "setosa": ((5.0, 0.35), (3.4, 0.35), (1.5, 0.2), (0.25, 0.1)),
+    "versicolor": ((5.9, 0.5), (2.8, 0.3), (4.3, 0.45), (1.3, 0.2)),
+    "virginica": ((6.6, 0.6), (3.0, 0.3), (5.5, 0.55), (2.0, 0.25)),
+}
 
 
 def houses(rows: int = 400, seed: int = 1) -> pd.DataFrame:
@@ -374,6 +381,76 @@ CHURN_GATES = {
 }
 
 
+def flowers(per_species: int = 50, seed: int = 3) -> pd.DataFrame:
+    """Three species of flower (string labels) from four measurements, and the site each was picked at."""
+    rng = np.random.default_rng(seed)
+    columns = ("sepal_length", "sepal_width", "petal_length", "petal_width")
+    parts = []
+    for species, shape in SPECIES.items():
+        part = pd.DataFrame(
+            {name: rng.normal(mean, std, per_species).round(1) for name, (mean, std) in zip(columns, shape)}
+        )
+        part["site"], part["species"] = rng.choice(SITES, per_species), species
+        parts.append(part)
+    frame = pd.concat(parts).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    frame.insert(0, "id", np.arange(1, len(frame) + 1))
+    return frame
+
+
+FLOWERS_SLICES = """\
+# Slices: named subsets of the test data where a model may do worse than on average: here, each site.
+SITES = ("north", "south")
+
+
+def _at(site: str) -> Callable[[pd.DataFrame], np.ndarray]:
+    return lambda frame: (frame["site"] == site).to_numpy()
+
+
+SLICES: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {f"site_{name}": _at(name) for name in SITES}
+"""
+
+FLOWERS_TESTS = '''\
+"""Facts of the flowers and behaviour of the trained model: three string labels, standardised inputs, a high
+accuracy from four measurements."""
+
+import pytest
+import torch
+
+from {package}.config import TrainConfig
+from {package}.evaluate import SLICES, evaluate
+from {package}.model import SavedModel
+from {package}.preprocess import to_tensors
+from {package}.train import train
+
+
+def test_the_labels_are_three_species(contract, preprocessor):
+    assert preprocessor.classes == contract.target.classes == ("setosa", "versicolor", "virginica")
+
+
+def test_the_measurements_are_standardised_on_the_training_split(data_split, preprocessor):
+    inputs = preprocessor.inputs(data_split.train)[:, : len(preprocessor.numeric)]
+    assert torch.allclose(inputs.mean(dim=0), torch.zeros(len(preprocessor.numeric)), atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def test_evaluation(data_split, preprocessor, spec_for, contract):
+    config = TrainConfig(epochs=40, channels=32, depth=2, learning_rate=0.01, device="cpu")
+    sets = (to_tensors(frame, preprocessor, contract.target.name) for frame in (data_split.train, data_split.val))
+    result = train(config, *sets, spec=spec_for(config))
+    return evaluate(SavedModel(result.model, result.spec, preprocessor), data_split.test, contract)
+
+
+def test_four_measurements_tell_the_species_apart(test_evaluation):
+    assert test_evaluation.metrics["accuracy"] >= 0.8
+    assert set(test_evaluation.metrics["slices"]) == set(SLICES)
+'''
+
+FLOWERS_GATES = {
+    "    - accuracy >= 0.95\n    - macro_f1 >= 0.95\n": "    - accuracy >= 0.75\n    - macro_f1 >= 0.75\n",
+    "  worst_slice:\n    - accuracy >= 0.85\n": "  worst_slice:\n    - accuracy >= 0.5\n",
+}
+
+
 # ------------------------------------------------------------------------------------------------- the scenarios
 @dataclass(frozen=True)
 class Scenario:
@@ -391,6 +468,9 @@ class Scenario:
     metrics: tuple[str, ...]  # metrics.json's keys, in order
     floors: tuple[str, ...]  # gates.yaml's floors and worst-slice floor after the edit
     skipped: int  # the regression gates a baseline reset skips
+    slice_names: tuple[str, ...]
+    classes: tuple = ()  # the classes as predictions.csv names them (proba_<class>); none for a regression
+    two_valued: str | None = None  # a two-valued integer column `make schema` drafts as a category
 
     @property
     def package(self) -> str:
@@ -427,6 +507,8 @@ SCENARIOS = [
         metrics=("mae", "rmse", "r2", "slices"),
         floors=("mae <= 25", "rmse <= 30", "mae <= 30"),
         skipped=2,
+        slice_names=NEIGHBOURHOODS,
+        two_valued="garage",
     ),
     Scenario(
         name="churn",
@@ -441,6 +523,25 @@ SCENARIOS = [
         metrics=("accuracy", "macro_f1", "per_class", "slices"),
         floors=("accuracy >= 0.65", "macro_f1 >= 0.6", "accuracy >= 0.4"),  # as the gate prints them
         skipped=2,
+        slice_names=tuple(f"plan_{name}" for name in PLANS),
+        classes=(0, 1),
+        two_valued="has_partner",
+    ),
+    Scenario(
+        name="flowers",
+        data=flowers,
+        target="species",
+        preprocess=PREPROCESS,
+        slices=FLOWERS_SLICES,
+        tests=FLOWERS_TESTS,
+        gates=FLOWERS_GATES,
+        plots={},
+        max_hand_edited=6,
+        metrics=("accuracy", "macro_f1", "per_class", "slices"),
+        floors=("accuracy >= 0.75", "macro_f1 >= 0.75", "accuracy >= 0.5"),
+        skipped=2,
+        slice_names=tuple(f"site_{name}" for name in SITES),
+        classes=tuple(SPECIES),
     ),
 ]
 
@@ -530,8 +631,8 @@ def test_the_drafted_contract_is_the_task_and_validation_accepts_its_file(swappe
     swap, scenario = swapped.swap, swapped.scenario
     contract = (swap.project / "data.schema.yaml").read_text()
     assert f"task: {'regression' if scenario.regression else 'classification'}" in contract, contract
-    two_valued = "garage" if scenario.regression else "has_partner"
-    assert re.search(rf"{two_valued}:.*type: category", contract), contract  # not an int range
+    if scenario.two_valued:
+        assert re.search(rf"{scenario.two_valued}: {{type: category, values: \[0, 1\]}}", contract), contract
     validation = json.loads((swap.project / "reports/validation.json").read_text())
     assert validation["success"] is True and validation["rows"] == len(scenario.data()), validation
 
@@ -541,13 +642,17 @@ def test_make_repro_writes_the_tasks_metrics_and_predictions(swapped):
     metrics = json.loads((swap.project / "dvclive/evaluate/metrics.json").read_text())
     assert tuple(metrics) == scenario.metrics
     predictions = pd.read_csv(swap.project / "reports/predictions.csv")
+    assert set(metrics["slices"]) == set(scenario.slice_names)
+    assert list(predictions.columns) == [
+        "id",
+        "target",
+        "prediction",
+        *(f"proba_{label}" for label in scenario.classes),
+    ]
     if scenario.regression:
-        assert set(metrics["slices"]) == set(NEIGHBOURHOODS) and metrics["r2"] > 0.7, metrics
-        assert list(predictions.columns) == ["id", "target", "prediction"]
+        assert metrics["r2"] > 0.7, metrics
     else:
-        assert set(metrics["slices"]) == {f"plan_{name}" for name in PLANS}
-        assert list(predictions.columns) == ["id", "target", "prediction", "proba_0", "proba_1"]
-        assert set(predictions["prediction"]) <= {0, 1}
+        assert set(predictions["prediction"]) <= set(scenario.classes)
 
 
 def test_make_lint_passes(swapped):
@@ -634,7 +739,8 @@ def test_make_serve_answers_a_test_row_as_the_predictions_file_says(swapped, tmp
         if scenario.regression:
             assert answer["prediction"] == pytest.approx(expected, abs=1e-6) and probabilities == []
         else:
-            assert answer["prediction"] == expected and probabilities == ["proba_0", "proba_1"]
+            assert answer["prediction"] == expected
+            assert probabilities == [f"proba_{label}" for label in scenario.classes]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
