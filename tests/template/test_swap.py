@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from project_copy import IDENTITY, PROJECT, copy_project, install_project, venv_on_top_of_this_one
+from serve_client import first_test_row, post, served
 
 from mlci.template.manifest import load_manifest, tracked_files
 
@@ -575,6 +576,26 @@ def test_make_report_says_the_baseline_was_reset(swap):
     report = (swap.project / "report" / "report.md").read_text(encoding="utf-8")
     assert "baseline reset" in report, report[:3000]
     assert done.returncode == 0
+
+
+def test_make_gate_passes_the_floors_and_skips_the_regression_gates_for_the_reset(swap):
+    done = swap.must("make gate", ["make", "gate"])
+    assert "INFO mlci: quality gate passed (5 gates; report/gate.md)" in done.stdout + done.stderr
+    gate = (swap.project / "report" / "gate.md").read_text(encoding="utf-8")
+    for floor in ("accuracy >= 0.7", "macro_f1 >= 0.7", "accuracy >= 0.5"):  # as the gate prints GATES' floors
+        assert re.search(rf"\| `{re.escape(floor)}` \|[^\n]*✅ passed", gate), gate
+    skipped = [line for line in gate.splitlines() if "➖ skipped" in line]
+    assert len(skipped) == 2 and all("baseline reset (" in line for line in skipped), gate
+
+
+def test_make_serve_answers_a_test_row_as_the_predictions_file_says(swap, tmp_path):
+    row, expected = first_test_row(swap.project)
+    with served(swap.project, swap.env, tmp_path / "serve.log") as base:
+        status, body = post(f"{base}/predict", {"rows": [{k: v for k, v in row.items() if k != TARGET}]})
+    assert status == 200, body
+    [answer] = body["predictions"]
+    assert (answer["id"], answer["prediction"]) == (row["id"], expected)
+    assert [key for key in answer if key.startswith("proba_")] == [f"proba_{label}" for label in CLASSES]
 
 
 def test_a_bad_row_in_the_new_data_fails_validation_naming_the_column(swap):

@@ -18,12 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +27,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from project_copy import PROJECT, install_project, venv_on_top_of_this_one
+from serve_client import first_test_row, post, served
 
 # The three-class swap's module (its helpers, its tabular preprocessing and its MLP), and the act harness, by name.
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "workflows" / "act")]
@@ -688,66 +684,20 @@ def test_make_gate_passes_the_floors_and_skips_the_regression_gates_for_the_rese
     assert len(skipped) == scenario.skipped and all("baseline reset (" in line for line in skipped), gate
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _post(url: str, payload: dict | None = None) -> tuple[int, dict]:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return answer.status, json.loads(answer.read())
-
-
 def test_make_serve_answers_a_test_row_as_the_predictions_file_says(swapped, tmp_path):
     swap, scenario = swapped.swap, swapped.scenario
-    first = pd.read_csv(swap.project / "artifacts/split/test.csv").iloc[[0]]
-    row = json.loads(first.to_json(orient="records"))[0]
-    expected = pd.read_csv(swap.project / "reports/predictions.csv").set_index("id").loc[row["id"], "prediction"]
-    port, log = _free_port(), tmp_path / "serve.log"
-    # The harness's venv sees this checkout's packages too (tests/project_copy.py), the reference project's
-    # predictor among them; a user's venv has only theirs. Name the copy's.
-    predictor = f"SERVE_ARGS=--predictor {scenario.package}.serving:load_predictor"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            ["make", "serve", f"PORT={port}", predictor],
-            cwd=swap.project,
-            env=swap.env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 180
-        while True:
-            try:
-                status, health = _post(f"{base}/health")
-                break
-            except OSError:
-                assert server.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "no answer on /health within 180 s:\n" + log.read_text()
-                time.sleep(0.5)
-        assert status == 200 and health["status"] == "ok", health
-        payload = {name: row[name] for name in row if name != scenario.target}
-        status, body = _post(f"{base}/predict", {"rows": [payload]})
-        assert status == 200, body
-        [answer] = body["predictions"]
-        assert answer["id"] == row["id"]
-        probabilities = [key for key in answer if key.startswith("proba_")]
-        if scenario.regression:
-            assert answer["prediction"] == pytest.approx(expected, abs=1e-6) and probabilities == []
-        else:
-            assert answer["prediction"] == expected
-            assert probabilities == [f"proba_{label}" for label in scenario.classes]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
+    row, expected = first_test_row(swap.project)
+    with served(swap.project, swap.env, tmp_path / "serve.log") as base:
+        status, body = post(f"{base}/predict", {"rows": [{k: v for k, v in row.items() if k != scenario.target}]})
+    assert status == 200, body
+    [answer] = body["predictions"]
+    assert answer["id"] == row["id"]
+    probabilities = [key for key in answer if key.startswith("proba_")]
+    if scenario.regression:
+        assert answer["prediction"] == pytest.approx(expected, abs=1e-6) and probabilities == []
+    else:
+        assert answer["prediction"] == expected
+        assert probabilities == [f"proba_{label}" for label in scenario.classes]
 
 
 def test_the_pull_request_workflow_passes_under_act(swapped, tmp_path):
