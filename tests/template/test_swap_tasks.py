@@ -694,7 +694,8 @@ def test_make_serve_answers_a_test_row_as_the_predictions_file_says(swapped, tmp
     assert answer["id"] == row["id"]
     probabilities = [key for key in answer if key.startswith("proba_")]
     if scenario.regression:
-        assert answer["prediction"] == pytest.approx(expected, abs=1e-6) and probabilities == []
+        # float32: one row alone and the evaluation's batch of rows differ in the last bits (times the price's std)
+        assert answer["prediction"] == pytest.approx(expected, rel=1e-5) and probabilities == []
     else:
         assert answer["prediction"] == expected
         assert probabilities == [f"proba_{label}" for label in scenario.classes]
