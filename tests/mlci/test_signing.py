@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import stat
 import tarfile
@@ -272,3 +273,21 @@ def test_mlci_keygen_then_sign_then_verify(tmp_path: Path, capsys) -> None:
     assert main(["verify", str(folder), "--public-key", str(tmp_path / "keys" / "signing-key.pub")]) == 0
     err = capsys.readouterr().err
     assert f"signed {folder} with {tmp_path / 'keys' / 'signing-key.pem'}: {folder / SIGNATURE}" in err
+
+
+@pytest.mark.parametrize("member", ["../outside.txt", "/etc/owned.txt", "link"])
+def test_an_archive_with_a_path_out_of_its_folder_or_a_link_is_refused_unpacked(bundle, keys, tmp_path, member):
+    hostile = tmp_path / "hostile.tar"
+    with tarfile.open(tar(bundle, tmp_path / "model-v1.2.0.tar.gz")) as good, tarfile.open(hostile, "w") as out:
+        for info in good.getmembers():
+            out.addfile(info, good.extractfile(info) if info.isfile() else None)
+        extra = tarfile.TarInfo(member)
+        if member == "link":
+            extra.type, extra.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        out.addfile(extra, None if member == "link" else io.BytesIO(b""))
+    with pytest.raises(VerificationError) as raised:
+        verify_archive(hostile, keys["release"][1])
+    assert (
+        str(raised.value) == f"{hostile}: not a model archive ({member}: not a plain file or folder inside the archive)"
+    )
+    assert not (tmp_path / "outside.txt").exists()

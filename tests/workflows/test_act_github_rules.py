@@ -188,7 +188,7 @@ def test_make_act_hands_act_args_to_the_harness_which_reads_the_payload_and_pass
     from helpers import REPO_ROOT
 
     dry = subprocess.run(
-        ["make", "-n", "act", "ACT_ARGS=-e path/to/event.json -j code"],
+        ["make", "--no-print-directory", "-n", "act", "ACT_ARGS=-e path/to/event.json -j code"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

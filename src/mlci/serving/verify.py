@@ -204,6 +204,21 @@ def _check(
     return method, signer
 
 
+def _extract_plain_files(tar, folder: Path) -> None:
+    """Unpack an archive of plain files and folders only: no absolute or `..` paths, links or devices (tarfile's
+    "data" filter, which Python 3.11 before 3.11.4, such as Debian's, does not have)."""
+    import tarfile
+
+    for member in tar.getmembers():
+        path = Path(member.name)
+        if path.is_absolute() or ".." in path.parts or not (member.isfile() or member.isdir()):
+            raise tarfile.TarError(f"{member.name}: not a plain file or folder inside the archive")
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(folder, filter="data")
+    else:
+        tar.extractall(folder)  # every member checked above
+
+
 def verify_archive(
     archive: Path, public_key: Path | None = None, identity: str | None = None, **kwargs
 ) -> Verification:
@@ -214,7 +229,7 @@ def verify_archive(
     with tempfile.TemporaryDirectory(prefix="mlci-verify-") as folder:
         try:
             with tarfile.open(archive) as tar:
-                tar.extractall(folder, filter="data")  # no absolute paths, links out of the folder or devices
+                _extract_plain_files(tar, Path(folder))
         except (OSError, tarfile.TarError) as error:
             raise VerificationError(f"{archive}: not a model archive ({error})") from error
         if not (Path(folder) / SIGNATURE).is_file():
