@@ -9,20 +9,14 @@ the wheelhouse: 10-20 s with a warm cache). It is installed before the rename, a
 `make install` must replace the old distribution (its predictor entry point and its console scripts) with the new.
 """
 
-import json
 import os
-import signal
-import socket
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from project_copy import PROJECT, copy_project
+from serve_client import first_test_row, post, served
 
 from mlci.contract import load_contract
 from mlci.template.manifest import load_manifest
@@ -139,58 +133,14 @@ def test_make_test_runs_the_projects_own_tests_and_passes(renamed_copy):
     assert " passed" in result.stdout and " failed" not in result.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _http(url: str, payload: dict | None = None) -> tuple[int, dict]:
-    data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 def test_make_serve_answers_a_test_row_as_the_predictions_file_says(renamed_copy, tmp_path):
     root, env = renamed_copy.root, renamed_copy.env
     _make(root, env, "repro")  # the model (a no-op after the repro test)
     contract = load_contract(root / "data.schema.yaml")
     assert contract.id, "the answer is matched to reports/predictions.csv by the contract's id"
-    first = pd.read_csv(root / "artifacts" / "split" / "test.csv").iloc[[0]]
-    row = json.loads(first.to_json(orient="records"))[0]  # plain JSON values, as a client sends them
-    predicted = pd.read_csv(root / "reports" / "predictions.csv", dtype=str).set_index(contract.id)
-    expected = (row[contract.id], predicted.loc[str(row[contract.id]), "prediction"])
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as output:
-        # Its own process group: make and the server it starts are stopped together.
-        command = ["make", "serve", f"PORT={port}"]
-        server = subprocess.Popen(
-            command, cwd=root, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 180
-        while True:
-            try:
-                status, health = _http(f"{base}/health")
-                break
-            except OSError:  # not listening yet (URLError, a reset, a timeout)
-                assert server.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "no answer on /health within 180 s:\n" + log.read_text()
-                time.sleep(0.5)
-        assert status == 200 and health["status"] == "ok", health
-        payload = {name: row[name] for name in [contract.id, *contract.feature_names]}
-        status, body = _http(f"{base}/predict", {"rows": [payload]})
-        assert status == 200, body
-        assert [(p[contract.id], str(p["prediction"])) for p in body["predictions"]] == [expected]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
+    row, expected = first_test_row(root, contract.id)
+    payload = {name: row[name] for name in [contract.id, *contract.feature_names]}
+    with served(root, env, tmp_path / "serve.log") as base:
+        status, body = post(f"{base}/predict", {"rows": [payload]})
+    assert status == 200, body
+    assert [(p[contract.id], str(p["prediction"])) for p in body["predictions"]] == [(row[contract.id], str(expected))]
