@@ -12,9 +12,8 @@ import torch
 from digitnet.model import SavedModel
 from mlci.errors import DataError
 
-PROBABILITY_DECIMALS = (
-    6  # probabilities and values written rounded, so the predictions file is stable across platforms and readable
-)
+# Probabilities and values are written rounded, so the predictions file is stable across platforms and readable.
+PROBABILITY_DECIMALS = 6
 
 
 def _batched(model: torch.nn.Module, inputs: torch.Tensor, batch_size: int, transform=None) -> torch.Tensor:

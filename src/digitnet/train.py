@@ -166,7 +166,7 @@ def train(
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp == torch.float16)
     fingerprint = run_fingerprint(config, train_set, val_set, spec)
-    regression = is_regression(spec)
+    regression, score = is_regression(spec), score_name(spec)
     # A regression's scores are kept in the target's units: its MAE in z-scores times the training split's std.
     unit = target_std if regression else 1.0
     history: list[EpochStats] = []
@@ -243,7 +243,7 @@ def train(
         )
         history.append(stats)
         if show_bar:
-            epochs.set_postfix({"loss": stats.train_loss, f"val_{score_name(spec)}": stats.val_score})
+            epochs.set_postfix({"loss": stats.train_loss, f"val_{score}": stats.val_score})
         elif ranks.is_main:
             logger.info(
                 "epoch %d/%d train_loss=%.4f val_loss=%.4f val_%s=%.4f",
@@ -251,7 +251,7 @@ def train(
                 config.epochs,
                 stats.train_loss,
                 stats.val_loss,
-                score_name(spec),
+                score,
                 stats.val_score,
             )
         if checkpoint_path is not None and ranks.is_main:
@@ -271,7 +271,7 @@ def train(
         model=model.cpu().eval(),
         spec=spec,
         history=history,
-        score_name=score_name(spec),
+        score_name=score,
         device=device.type,
         precision=precision,
         resumed_from_epoch=resumed_from,
