@@ -130,7 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     val_set = to_tensors(read_raw_csv(args.split_dir / "val.csv"), preprocessor, target)
     spec = ModelSpec.for_data(config.train, preprocessor)
     stop_requested: list[int] = []
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
+    # A stop request ends training at the next batch; the handler is put back after (train may run in-process).
+    previous_handler = signal.signal(signal.SIGTERM, lambda signum, frame: stop_requested.append(signum))
     started = time.perf_counter()
     start_process_group(ranks)
     try:
@@ -151,6 +152,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise
     finally:
         stop_process_group()
+        signal.signal(signal.SIGTERM, previous_handler)
     if not ranks.is_main:
         return 0
     save_model(result.model, result.spec, preprocessor, args.model_dir / "model.pt")

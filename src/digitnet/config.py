@@ -37,6 +37,7 @@ class TrainConfig:
     device: str = "auto"
     compile: bool = False
     processes: int = 1
+    threads: int = 1
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "train.depth": (1, 3),
     "train.dropout": (0.0, 0.9),
     "train.processes": (1, 64),
+    "train.threads": (1, 256),
     "evaluate.batch_size": (1, 65536),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {"train.device": ("auto", "cpu", "cuda")}

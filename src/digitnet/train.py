@@ -7,8 +7,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -133,6 +133,17 @@ def _autocast(device: torch.device, amp: torch.dtype | None):
     return torch.autocast(device.type, dtype=amp) if amp is not None else nullcontext()
 
 
+@contextmanager
+def cpu_threads(count: int) -> Iterator[None]:
+    """Run with `count` intra-op threads, then put the process's count back."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def train(
     config: TrainConfig,
     train_set: Tensors,
@@ -146,14 +157,31 @@ def train(
 ) -> TrainResult:
     """Train a fresh model of `spec` (or resume a checkpoint of the same run) and return it with its history.
 
-    On the CPU the same config and data give the same weights and history, resumed or not:
-    each epoch reseeds from `config.seed`, so nothing but the checkpoint is needed to continue.
+    On the CPU the same config and data give the same weights and history, resumed or not, on any machine: each
+    epoch reseeds from `config.seed`, so nothing but the checkpoint is needed to continue, and `config.threads`
+    fixes the thread count (another count sums in another order, and trains other bits).
     Under torchrun every process takes its share of each batch and DDP averages the gradients,
     so the global batch (and the result, up to float rounding) matches a single process.
     A spec with one output trains a regression on standardised targets; `target_std` (the preprocessor's) puts its
     MAE back in the target's units.
     """
     device = select_device(config.device, ranks.local_rank)
+    with cpu_threads(config.threads) if device.type == "cpu" else nullcontext():
+        return _train_on(device, config, train_set, val_set, checkpoint_path, should_stop, ranks, spec, target_std)
+
+
+def _train_on(
+    device: torch.device,
+    config: TrainConfig,
+    train_set: Tensors,
+    val_set: Tensors,
+    checkpoint_path: Path | None,
+    should_stop: Callable[[], bool],
+    ranks: Ranks,
+    spec: ModelSpec,
+    target_std: float,
+) -> TrainResult:
+    """The training loop of `train`, on `device`."""
     amp = autocast_dtype(device)
     precision = f"{str(amp).removeprefix('torch.')}-autocast" if amp else "fp32"
     if device.type == "cuda":

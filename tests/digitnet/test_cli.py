@@ -5,6 +5,7 @@ take as done."""
 import io
 import json
 import logging
+import signal
 import subprocess
 
 import numpy as np
@@ -104,6 +105,19 @@ def test_predict_on_rows_missing_a_feature_names_the_columns(trained_workdir, co
     assert not (workdir / "predictions.csv").exists()
 
 
+def test_train_gives_back_the_sigterm_handler_it_replaced(workdir):
+    def handler(signum, frame):  # the caller's own (train may run inside another program)
+        pass
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        assert main(["split"]) == 0
+        assert main(["train"]) == 0
+        assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def test_main_logs_to_stderr_then_restores_the_root_loggers_handlers_and_level(workdir, capsys):
     root = logging.getLogger()
     saved = root.handlers[:], root.level
@@ -135,7 +149,7 @@ def test_unknown_param_key_fails_naming_the_key_and_writes_nothing(workdir, caps
     assert main(["split"]) == EXIT_FAILED
     assert _errors(capsys) == [
         "params.yaml: train.epoch: unknown key (known: batch_size, channels, compile, depth, device, "
-        "dropout, epochs, learning_rate, processes, seed, weight_decay)"
+        "dropout, epochs, learning_rate, processes, seed, threads, weight_decay)"
     ]
     assert not (workdir / "artifacts").exists()
 

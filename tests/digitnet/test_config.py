@@ -30,7 +30,7 @@ def test_integer_is_accepted_where_a_float_is_expected():
         (
             {"train": {"learnig_rate": 0.1}},
             "params.yaml: train.learnig_rate: unknown key (known: batch_size, channels, compile, depth, "
-            "device, dropout, epochs, learning_rate, processes, seed, weight_decay)",
+            "device, dropout, epochs, learning_rate, processes, seed, threads, weight_decay)",
         ),
         (
             {"trian": {}},

@@ -14,6 +14,7 @@ from digitnet.train import (
     TrainingDivergedError,
     TrainingInterrupted,
     autocast_dtype,
+    cpu_threads,
     loss_and_score,
     select_device,
     train,
@@ -44,6 +45,18 @@ def test_same_seed_gives_the_same_history_and_weights(split_tensors, tiny_train_
     for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
         assert torch.equal(a, b)
     assert first.history != other.history
+
+
+def test_training_runs_on_its_thread_count_and_gives_the_process_its_own_back(
+    split_tensors, tiny_train_config, spec_for
+):
+    seen: list[int] = []  # should_stop is asked before every batch: it sees the count training runs on
+    config = replace(tiny_train_config, epochs=1, threads=1)
+    with cpu_threads(2):
+        record_threads = lambda: seen.append(torch.get_num_threads()) or False  # noqa: E731 (a one-line callback)
+        train(config, split_tensors.train, split_tensors.val, should_stop=record_threads, spec=spec_for(config))
+        assert torch.get_num_threads() == 2
+    assert set(seen) == {1}
 
 
 class StopRequest:
