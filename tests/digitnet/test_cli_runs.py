@@ -1,7 +1,9 @@
-"""The train/evaluate commands as separate processes, against one uninterrupted run on the same split: a run stopped
-by SIGTERM and one killed by SIGKILL each resume, in new processes, to the byte-identical model folder, metrics and
-predictions. So the same params and data give the same bytes whichever processes run them."""
+"""A training run stopped by SIGTERM, and one killed by SIGKILL, each in a process of its own, resume from the
+checkpoint it left to the byte-identical model folder, metrics and predictions of one uninterrupted run on the same
+split. So the same params and data give the same bytes however often training is stopped, and in whichever process
+it goes on (the uninterrupted and the resumed runs are the `digitnet` commands in this test's process)."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -12,32 +14,26 @@ from pathlib import Path
 
 import pytest
 
-from digitnet.cli import EXIT_PREEMPTED
+from digitnet.cli import EXIT_PREEMPTED, main
 from mlci.files import PREDICTIONS
 
 pytestmark = pytest.mark.slow
 
-# Epochs long enough (~0.4 s each) for a signal to land mid-run.
-PARAMS = {"train": {"epochs": 6, "channels": 32, "depth": 2, "device": "cpu"}}
+# Epochs long enough (~0.4 s each) for a signal to land mid-run, and few enough to keep the runs short.
+PARAMS = {"train": {"epochs": 4, "channels": 32, "depth": 2, "device": "cpu"}}
 
 
-def _digitnet(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "digitnet.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "CI": "true"},
-        check=False,
-    )
+def _digitnet(*args: str, cwd: Path) -> int:
+    """A `digitnet` command run here, from inside `cwd`, as it runs there."""
+    with contextlib.chdir(cwd):
+        return main(list(args))
 
 
 @pytest.fixture(scope="module")
 def split_project(tmp_path_factory, write_project):
     """Copy a scratch project, split once (the split command), into a folder: every run here trains on one split."""
     split = write_project(tmp_path_factory.mktemp("split"), PARAMS)
-    done = _digitnet("split", cwd=split)
-    assert done.returncode == 0, done.stderr
+    assert _digitnet("split", cwd=split) == 0
 
     def make(root: Path) -> Path:
         shutil.copytree(split, root, dirs_exist_ok=True)
@@ -54,14 +50,17 @@ def _evaluation_files(root: Path) -> dict[str, bytes]:
     return {**model, **{name: (root / name).read_bytes() for name in ("dvclive/evaluate/metrics.json", PREDICTIONS)}}
 
 
-def _train_and_evaluate(root: Path) -> dict[str, bytes]:
-    for command in ("train", "evaluate"):
-        result = _digitnet(command, cwd=root)
-        assert result.returncode == 0, result.stderr
+@pytest.fixture(scope="module")
+def reference_outputs(tmp_path_factory, split_project) -> dict[str, bytes]:
+    """An uninterrupted train and evaluate."""
+    root = split_project(tmp_path_factory.mktemp("reference"))
+    assert _digitnet("train", cwd=root) == 0
+    assert _digitnet("evaluate", cwd=root) == 0
     return _evaluation_files(root)
 
 
 def _start_training_and_wait_for_checkpoint(root: Path) -> subprocess.Popen:
+    """`digitnet train` in a process of its own, once it has saved its first epoch's checkpoint."""
     process = subprocess.Popen(
         [sys.executable, "-m", "digitnet.cli", "train"],
         cwd=root,
@@ -79,23 +78,16 @@ def _start_training_and_wait_for_checkpoint(root: Path) -> subprocess.Popen:
     return process
 
 
-@pytest.fixture(scope="module")
-def reference_outputs(tmp_path_factory, split_project) -> dict[str, bytes]:
-    """An uninterrupted train and evaluate, each in a process of its own."""
-    return _train_and_evaluate(split_project(tmp_path_factory.mktemp("reference")))
-
-
-def _resume_and_evaluate(root: Path) -> dict[str, bytes]:
-    resumed = _digitnet("train", cwd=root)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from checkpoint checkpoints/train.pt after epoch" in resumed.stderr
-    evaluated = _digitnet("evaluate", cwd=root)
-    assert evaluated.returncode == 0, evaluated.stderr
+def _resume_and_evaluate(root: Path, capsys) -> dict[str, bytes]:
+    capsys.readouterr()
+    assert _digitnet("train", cwd=root) == 0
+    assert "resuming from checkpoint checkpoints/train.pt after epoch" in capsys.readouterr().err
+    assert _digitnet("evaluate", cwd=root) == 0
     return _evaluation_files(root)
 
 
 def test_sigterm_saves_a_checkpoint_exits_with_the_preempted_code_and_the_rerun_is_byte_identical(
-    reference_outputs, tmp_path, split_project
+    reference_outputs, tmp_path, split_project, capsys
 ):
     root = split_project(tmp_path)
     process = _start_training_and_wait_for_checkpoint(root)
@@ -105,15 +97,15 @@ def test_sigterm_saves_a_checkpoint_exits_with_the_preempted_code_and_the_rerun_
     assert "checkpoint saved, run again to resume" in stderr
     assert (root / "checkpoints" / "train.pt").is_file()
     assert not (root / "artifacts/model").exists()
-    assert _resume_and_evaluate(root) == reference_outputs
+    assert _resume_and_evaluate(root, capsys) == reference_outputs
 
 
 def test_training_killed_mid_run_resumes_to_the_same_model_folder_metrics_and_predictions(
-    reference_outputs, tmp_path, split_project
+    reference_outputs, tmp_path, split_project, capsys
 ):
     root = split_project(tmp_path)
     process = _start_training_and_wait_for_checkpoint(root)
     process.kill()
     process.wait()
     assert not (root / "artifacts/model/model.pt").exists()
-    assert _resume_and_evaluate(root) == reference_outputs
+    assert _resume_and_evaluate(root, capsys) == reference_outputs
