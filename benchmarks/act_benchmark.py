@@ -173,12 +173,15 @@ def describe(label: str, measured: Measured, run: ActRun, limit: float | None) -
     timing = ", ".join(
         f"{step} {steps[step]:.1f} s" for step in ("Set up", "Lint (make lint)", "Test (make test)") if step in steps
     )
+    names = [job.rsplit("/", 1)[-1] for job in run.job_results()]
+    busy = ", ".join(f"{name} {sum(step_seconds(job_lines(run, name)).values()):.1f} s" for name in names)
     return (
         f"  {label:5} {measured.seconds:7.1f} s{target(measured.seconds, limit)}   exit {measured.returncode}   "
         f"{trained}   {measured.load()}\n"
         f"        jobs: {jobs}\n"
         f"        code job: scope {tests.scope}; {tests.ran} tests ran ({tests.counts}), {tests.coverage}\n"
-        f"        code job steps: {timing or 'no step times'}"
+        f"        code job steps: {timing or 'no step times'}\n"
+        f"        each job's steps, summed (jobs of one stage of the chain run side by side): {busy}"
     )
 
 
