@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from act_harness import (
     STAND_INS,
+    ActRun,
     ActSettings,
     MissingStandIn,
     act_command,
@@ -237,3 +240,35 @@ def test_the_setup_uv_stand_in_installs_uv_only_from_a_hashed_version_file(tmp_p
         "requirements file (version-file: requirements/uv.txt), never an unhashed uv==0.13.9",
     )
     assert not (tmp_path / "setup-uv").exists()
+
+
+def _act_benchmark():
+    spec = importlib.util.spec_from_file_location("act_benchmark", REPO_ROOT / "benchmarks" / "act_benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["act_benchmark"] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmark_replays_the_runs_job_times_on_githubs_schedule(tmp_path: Path) -> None:
+    """act ran `slow` beside `first`, and `second` (needing only `first`) after both; GitHub starts it after `first`."""
+    workflow = tmp_path / "ci.yml"
+    workflow.write_text(
+        "jobs:\n  first: {}\n  slow: {}\n  second: {needs: first}\n  last: {needs: [second, slow]}\n",
+        encoding="utf-8",
+    )
+    lines = [
+        ("act's own start", 0.5),
+        ("[first/wf/job] set up", 1.0),
+        ("[slow/wf/job] set up", 1.0),
+        ("[first/wf/job] done", 11.0),
+        ("[slow/wf/job] done", 31.0),
+        ("[second/wf/job] set up", 32.0),
+        ("[second/wf/job] done", 37.0),
+        ("[last/wf/job] set up", 38.0),
+        ("[last/wf/job] done", 40.0),
+    ]
+    run = ActRun(0, "".join(f"{text}\n" for text, _ in lines), 41.0, tmp_path, tuple(at for _, at in lines))
+    scheduled, durations = _act_benchmark().github_schedule(run, workflow)
+    assert durations == {"first": 10.0, "slow": 30.0, "second": 5.0, "last": 2.0}
+    assert scheduled == 1.0 + max(10.0 + 5.0, 30.0) + 2.0

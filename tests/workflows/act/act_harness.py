@@ -308,6 +308,17 @@ class ActRun:
     log: str
     seconds: float
     work_dir: Path
+    line_seconds: tuple[float, ...] = ()  # when each line of the log came, in seconds from act's start
+
+    def job_spans(self) -> dict[str, tuple[float, float]]:
+        """(first line, last line) in seconds from act's start, per job of the caller (`code` for `code/code/lint`)."""
+        spans: dict[str, tuple[float, float]] = {}
+        for line, at in zip(self.log.split("\n"), self.line_seconds):  # one entry per line read
+            if line.startswith("[") and "]" in line:
+                caller = line[1:].split("]", 1)[0].split("/", 1)[0]
+                first, _ = spans.get(caller, (at, at))
+                spans[caller] = (first, at)
+        return spans
 
     @property
     def artifacts(self) -> Path:
@@ -370,7 +381,7 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
     command = act_command(settings)  # first: what GitHub would refuse stops here, before anything is written
     prepare_work_dir(settings.work_dir, keep_cache=keep_cache, shared=not settings.host_mode)
     started = time.perf_counter()
-    lines = []
+    lines, arrived = [], []
     env = clean_environment()
     with ExitStack() as stack:
         api_env = {} if settings.host_mode else stack.enter_context(docker_api(env))
@@ -388,6 +399,7 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
+            arrived.append(time.perf_counter() - started)
             if echo:
                 print(line, end="", flush=True)
         process.wait()
@@ -395,7 +407,7 @@ def run_act(settings: ActSettings, echo: bool = False, keep_cache: bool = True) 
     shutil.rmtree(settings.work_dir / "act", ignore_errors=True)
     if venv_fingerprint(venv) != before:
         raise RuntimeError(f"the act run reinstalled into {venv}: run `make install` there to repair it")
-    return ActRun(process.returncode, "".join(lines), seconds, settings.work_dir.resolve())
+    return ActRun(process.returncode, "".join(lines), seconds, settings.work_dir.resolve(), tuple(arrived))
 
 
 def argument_parser() -> argparse.ArgumentParser:
