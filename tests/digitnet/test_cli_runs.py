@@ -1,7 +1,7 @@
 """A training run stopped by SIGTERM, and one killed by SIGKILL, each in a process of its own, resume from the
 checkpoint it left to the byte-identical model folder, metrics and predictions of one uninterrupted run on the same
 split. So the same params and data give the same bytes however often training is stopped, and in whichever process
-it goes on (the uninterrupted and the resumed runs are the `digitnet` commands in this test's process)."""
+it goes on (the uninterrupted and the resumed runs are the CLI's commands run in this test's process)."""
 
 import contextlib
 import os
@@ -60,7 +60,7 @@ def reference_outputs(tmp_path_factory, split_project) -> dict[str, bytes]:
 
 
 def _start_training_and_wait_for_checkpoint(root: Path) -> subprocess.Popen:
-    """`digitnet train` in a process of its own, once it has saved its first epoch's checkpoint."""
+    """The train command in a process of its own, once it has saved its first epoch's checkpoint."""
     process = subprocess.Popen(
         [sys.executable, "-m", "digitnet.cli", "train"],
         cwd=root,

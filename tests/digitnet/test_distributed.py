@@ -40,8 +40,8 @@ def test_two_gloo_processes_match_a_single_process_run(
     data_split.train.to_csv(split_dir / "train.csv", index=False)
     data_split.val.to_csv(split_dir / "val.csv", index=False)
 
-    # This process relaunches the command under torchrun, as `digitnet train` does: the ranks are processes of
-    # their own, their log on this process's stderr.
+    # The train command, run here, relaunches itself under torchrun: the ranks are processes of their own, their
+    # log on this process's stderr.
     with contextlib.chdir(tmp_path):
         assert main(["train"]) == 0, capfd.readouterr().err
     assert "training on cpu (fp32), 2 process(es)" in capfd.readouterr().err
