@@ -32,11 +32,11 @@ if str(REPO_ROOT / "tests") not in sys.path:
 
 from project_copy import PROJECT  # noqa: E402
 
-# Modules that take minutes (`pytest --durations`), slowest first. `make test` runs the tests on every core
-# (pytest-xdist, `--dist loadfile`: a module stays on one worker, so its module-scoped fixtures run once); starting
-# these first lets the workers finish together instead of one of them beginning a long module last. The container-mode
-# act module leads: it builds the project's image (once per session, see `project_image`) before the image modules
-# need it, so no worker waits on that build.
+# Modules that take minutes (`pytest --durations`), slowest first; the other modules with a slow test follow them.
+# `make test` runs the tests on every core (pytest-xdist, `--dist loadfile`: a module stays on one worker, so its
+# module-scoped fixtures run once); starting these first lets the workers finish together instead of one of them
+# beginning a long module last. The container-mode act module leads: it builds the project's image (once per
+# session, see `project_image`) before the image modules need it, so no worker waits on that build.
 SLOW_MODULES_FIRST = (
     "workflows/test_act_container.py",
     "template/test_swap.py",
@@ -84,8 +84,11 @@ def _module(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch  # here, after OMP_WAIT_POLICY is set (see the top)
 
+    # The modules named above first, then the other modules that hold a slow test, then the rest; stable: each group
+    # keeps its order. A worker is handed a module when it has two tests or fewer left, so the long ones spread out.
     rank = {module: position for position, module in enumerate(SLOW_MODULES_FIRST)}
-    items.sort(key=lambda item: rank.get(_module(item), len(rank)))  # stable: the rest keep their order
+    with_slow = {_module(item) for item in items if "slow" in item.keywords}
+    items.sort(key=lambda item: rank.get(_module(item), len(rank) + (_module(item) not in with_slow)))
     if config.getoption("reverse_order"):
         items.reverse()
     skip_gpu = pytest.mark.skip(reason="needs a CUDA device; none is available here")
