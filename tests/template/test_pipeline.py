@@ -60,6 +60,17 @@ def _outs(lock_file: Path) -> dict:
     return {stage: entry.get("outs", []) for stage, entry in stages.items()}
 
 
+def test_the_committed_lock_matches_the_committed_code_params_and_data(project):
+    """A change of the project's code, params, data or pinned environment committed without `make repro` and its
+    dvc.lock fails here (a copy's pipeline job would retrain on every pull request until it is)."""
+    pulled = _run(["dvc", "pull", "-q"], project)  # the pipeline's outputs as well: the bundled store holds them
+    assert pulled.returncode == 0, pulled.stderr
+    status = _run(["dvc", "status"], project)
+    assert status.stdout.strip() == "Data and pipelines are up to date.", "run `make repro`, commit dvc.lock:\n" + (
+        status.stdout
+    )
+
+
 def test_pipeline_reproduces_the_committed_lock_and_metrics(project):
     committed_metrics = (project / "dvclive/evaluate/metrics.json").read_bytes()
     committed_outs = _outs(project / "dvc.lock")
