@@ -100,7 +100,7 @@ def loans(rows: int = 600, seed: int = 0) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------- the user's replacements
-# Written with `{package}` for the package's name; `in_package` puts the renamed package's name in.
+# Written with `{package}` for the package's name; `Swap.edit` puts the renamed package's name in.
 PREPROCESS = '''\
 """YOURS: tabular preprocessing, fitted on the training split and saved with the model.
 
@@ -383,6 +383,8 @@ class Swap:
     venv: Path
     env: dict
     template: Path  # the template's repository, v1.0.0 the release the copy was made from
+    package: str  # the name the copy's package was renamed to
+    label: str  # what its log lines start with: the swap's name
     steps: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -400,7 +402,7 @@ class Swap:
         )
         self.seconds[name] = round(time.perf_counter() - started, 1)
         self.steps[name] = done
-        print(f"[swap] {name}: exit {done.returncode} in {self.seconds[name]} s", flush=True)
+        print(f"[{self.label}] {name}: exit {done.returncode} in {self.seconds[name]} s", flush=True)
         return done
 
     def must(self, name: str, command: list[str] | str) -> subprocess.CompletedProcess:
@@ -409,20 +411,10 @@ class Swap:
         return done
 
     def edit(self, relative: str, text: str) -> None:
-        """A hand edit: write the file (its imports of the package under the renamed name) and show it."""
-        text = in_package(text)
+        """A hand edit: write the file (`{package}` in it: the renamed package's name) and show it."""
+        text = text.replace("{package}", self.package)
         (self.project / relative).write_text(text, encoding="utf-8")
-        print(f"\n[swap] ---- hand-edited {relative} ----\n{text}", flush=True)
-
-
-def in_package(text: str) -> str:
-    return text.replace("{package}", PACKAGE)
-
-
-def _replace_slices(evaluate_py: str) -> str:
-    block = re.compile(r"^# Slices:.*?^SLICES: .*?^}\n", re.MULTILINE | re.DOTALL)
-    assert block.search(evaluate_py), "evaluate.py has no `# Slices:` ... `SLICES = {...}` block to replace"
-    return block.sub(lambda _: SLICES_BLOCK, evaluate_py, count=1)
+        print(f"\n[{self.label}] ---- hand-edited {relative} ----\n{text}", flush=True)
 
 
 def set_template_version(project: Path, version: str) -> None:
@@ -455,13 +447,16 @@ def use_this_template(template: Path, ref: str, destination: Path) -> Path:
     return destination
 
 
-@pytest.fixture(scope="module")
-def swap(tmp_path_factory) -> Swap:
-    """The template copied as "Use this template" makes it, renamed on `main` (template-init's first-push rename),
-    set up (`make data`), then swapped on a branch following README's "Make it yours" step by step, and committed."""
-    root = tmp_path_factory.mktemp("swap")
+GIT = "git -c user.name='New User' -c user.email=new.user@example.com"
+
+
+def swap_in_data(root: Path, name: str, package: str, data: pd.DataFrame, data_file: str, target: str) -> Swap:
+    """README's "Make it yours" up to the code: the template released as v1.0.0, a copy made as "Use this template"
+    makes it, renamed to `package` on `main` (template-init's first-push rename) and set up (`make data`); then, on a
+    branch, `data` in place of the digits, its contract drafted (and kept as drafted), the suite rebuilt, the data
+    tracked and pushed, and the reference data gone from the bundled store."""
     template = release_the_template(root / "template")
-    project = use_this_template(template, "v1.0.0", root / "loans")
+    project = use_this_template(template, "v1.0.0", root / name)
     venv = venv_on_top_of_this_one(root / "venv")
     env = {
         key: value
@@ -469,38 +464,54 @@ def swap(tmp_path_factory) -> Swap:
         if not key.startswith(("PYTEST_", "COV_", "MAKE", "MLCI_")) and key != "VIRTUAL_ENV"
     }
     env.update(VENV=str(venv), CI="true", PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
-    swap = Swap(project, venv, env, template)
-    git = "git -c user.name='New User' -c user.email=new.user@example.com"
-    swap.must("make rename", ["make", "rename", f"NAME={PACKAGE}"])
-    swap.must("git commit (rename)", f"{git} add -A && {git} commit -q -m 'Rename the package to {PACKAGE}'")
+    swap = Swap(project, venv, env, template, package, label=name)
+    swap.must("make rename", ["make", "rename", f"NAME={package}"])
+    swap.must("git commit (rename)", f"{GIT} add -A && {GIT} commit -q -m 'Rename the package to {package}'")
     install_project(venv, project)
     swap.must("make data (set-up)", ["make", "data"])
-    swap.must("git switch -c my-data", f"{git} switch -q -c my-data")
+    swap.must("git switch -c my-data", f"{GIT} switch -q -c my-data")
 
-    # README: your data in data/, the contract drafted from it, the suite rebuilt, the data tracked and pushed.
-    loans().to_csv(root / "loans.csv", index=False)
-    swap.must("rm data/digits.csv && cp loans.csv data/", f"rm data/digits.csv && cp {root / 'loans.csv'} data/")
-    swap.must("make schema", ["make", "schema", f"CSV={DATA_FILE}", f"TARGET={TARGET}", "ID=id"])
-    print(
-        f"\n[swap] ---- data.schema.yaml as drafted (reviewed, kept) ----\n{(project / 'data.schema.yaml').read_text()}"
-    )
+    data.to_csv(root / "new.csv", index=False)
+    swap.must("rm data/digits.csv && cp new data/", f"rm data/digits.csv && cp {root / 'new.csv'} {data_file}")
+    swap.must("make schema", ["make", "schema", f"CSV={data_file}", f"TARGET={target}", "ID=id"])
+    print(f"\n[{swap.label}] ---- data.schema.yaml as drafted ----\n{(project / 'data.schema.yaml').read_text()}")
     swap.must("make suite", ["make", "suite"])
     swap.must("dvc add data && dvc push", "dvc add -q data && dvc push -q")
     swap.must("dvc gc (the bundled store)", "dvc gc --workspace --cloud --remote bundled --force -q")
+    return swap
+
+
+def replace_slices(evaluate_py: str, slices_block: str) -> str:
+    """evaluate.py with its `# Slices:` ... `SLICES = {...}` block replaced."""
+    block = re.compile(r"^# Slices:.*?^SLICES: .*?^}\n", re.MULTILINE | re.DOTALL)
+    assert block.search(evaluate_py), "evaluate.py has no `# Slices:` ... `SLICES = {...}` block to replace"
+    return block.sub(lambda _: slices_block, evaluate_py, count=1)
+
+
+def replaced(text: str, replacements: dict[str, str], name: str) -> str:
+    """`text` with each key replaced by its value; each key must be there."""
+    for old, new in replacements.items():
+        assert old in text, f"{name} has no {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def swap(tmp_path_factory) -> Swap:
+    """The loans swap: README's "Make it yours" step by step (`swap_in_data`, then the code), and committed."""
+    swap = swap_in_data(tmp_path_factory.mktemp("swap"), "loans", PACKAGE, loans(), DATA_FILE, TARGET)
+    project = swap.project
 
     # README: the model, its preprocessing, the slices, the quality gates and the tests that assert digit facts.
     swap.edit(f"src/{PACKAGE}/preprocess.py", PREPROCESS)
     swap.edit(f"src/{PACKAGE}/model.py", MODEL)
-    swap.edit(f"src/{PACKAGE}/evaluate.py", _replace_slices((project / f"src/{PACKAGE}/evaluate.py").read_text()))
-    gates = (project / "gates.yaml").read_text()
-    for old, new in GATES.items():
-        assert old in gates, f"gates.yaml has no {old!r}"
-        gates = gates.replace(old, new)
-    swap.edit("gates.yaml", gates)
+    evaluate_py = (project / f"src/{PACKAGE}/evaluate.py").read_text()
+    swap.edit(f"src/{PACKAGE}/evaluate.py", replace_slices(evaluate_py, SLICES_BLOCK))
+    swap.edit("gates.yaml", replaced((project / "gates.yaml").read_text(), GATES, "gates.yaml"))
     swap.edit(f"tests/{PACKAGE}/test_behaviour.py", USER_TESTS)
 
     swap.must("make repro", ["make", "repro"])
-    swap.must("git add -A && git commit", f"{git} add -A && {git} commit -q -m 'My data and model'")
+    swap.must("git add -A && git commit", f"{GIT} add -A && {GIT} commit -q -m 'My data and model'")
     return swap
 
 
@@ -658,20 +669,19 @@ class Update:
 
 @pytest.fixture(scope="module")
 def updated(swap: Swap) -> Update:
-    git = "git -c user.name='New User' -c user.email=new.user@example.com"
     swap.must("dvc checkout data (after the bad row)", "dvc checkout -q --force data.dvc")
-    swap.must("merge my-data into main", f"{git} switch -q main && {git} merge -q --ff-only my-data")
+    swap.must("merge my-data into main", f"{GIT} switch -q main && {GIT} merge -q --ff-only my-data")
     name, line = LOCAL_EDIT
     with (swap.project / name).open("a", encoding="utf-8") as file:
         file.write(line)
-    swap.must("git commit (a local edit of a template file)", f"{git} commit -q -am 'Our runners in the docs'")
+    swap.must("git commit (a local edit of a template file)", f"{GIT} commit -q -am 'Our runners in the docs'")
     release_1_1(swap.template)
     yours_before = yours_bytes(swap.project)
-    swap.must("git switch -c template-sync", f"{git} switch -q -c template-sync")
+    swap.must("git switch -c template-sync", f"{GIT} switch -q -c template-sync")
     swap.must("make update-template", ["make", "update-template", f"TEMPLATE={swap.template}", "REF=v1.1.0"])
     yours_after = yours_bytes(swap.project)
     report = (swap.project / "build" / "template-update.md").read_text(encoding="utf-8")
-    swap.must("git commit (the update)", f"{git} add -A && {git} commit -q -m 'Template v1.1.0'")
+    swap.must("git commit (the update)", f"{GIT} add -A && {GIT} commit -q -m 'Template v1.1.0'")
     return Update(swap, yours_before, yours_after, report)
 
 

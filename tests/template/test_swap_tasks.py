@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from project_copy import PROJECT, install_project, venv_on_top_of_this_one
+from project_copy import PROJECT
 from serve_client import first_test_row, post, served
 
 # The three-class swap's module (its helpers, its tabular preprocessing and its MLP), and the act harness, by name.
@@ -35,11 +35,13 @@ from act_harness import PR_JOBS, ActSettings, quick_code_job, run_act  # noqa: E
 from test_swap import (  # noqa: E402
     COMMAND_OUTPUTS,
     FORBIDDEN,
+    GIT,
     MODEL,
     PREPROCESS,
     Swap,
-    release_the_template,
-    use_this_template,
+    replace_slices,
+    replaced,
+    swap_in_data,
 )
 
 pytestmark = [
@@ -542,13 +544,6 @@ SCENARIOS = [
 ]
 
 
-def _replaced(text: str, replacements: dict[str, str], name: str) -> str:
-    for old, new in replacements.items():
-        assert old in text, f"{name} has no {old!r}"
-        text = text.replace(old, new)
-    return text
-
-
 @dataclass
 class Swapped:
     """A copy after its swap: where it is, and what it was swapped to."""
@@ -564,50 +559,20 @@ def swapped(request, tmp_path_factory) -> Swapped:
     scenario: Scenario = request.param
     package = scenario.package
     root = tmp_path_factory.mktemp(f"swap-{scenario.name}")
-    template = release_the_template(root / "template")
-    project = use_this_template(template, "v1.0.0", root / scenario.name)
-    venv = venv_on_top_of_this_one(root / "venv")
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_", "COV_", "MAKE", "MLCI_")) and key != "VIRTUAL_ENV"
-    }
-    env.update(VENV=str(venv), CI="true", PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
-    swap = Swap(project, venv, env, template)
+    swap = swap_in_data(root, scenario.name, package, scenario.data(), scenario.data_file, scenario.target)
+    project = swap.project
 
-    def edit(relative: str, text: str) -> None:
-        text = text.replace("{package}", package)
-        (project / relative).write_text(text, encoding="utf-8")
-        print(f"\n[{scenario.name}] ---- hand-edited {relative} ----\n{text}", flush=True)
-
-    git = "git -c user.name='New User' -c user.email=new.user@example.com"
-    swap.must("make rename", ["make", "rename", f"NAME={package}"])
-    swap.must("git commit (rename)", f"{git} add -A && {git} commit -q -m 'Rename the package to {package}'")
-    install_project(venv, project)
-    swap.must("make data (set-up)", ["make", "data"])
-    swap.must("git switch -c my-data", f"{git} switch -q -c my-data")
-
-    scenario.data().to_csv(root / "new.csv", index=False)
-    swap.must("rm data/digits.csv && cp new data/", f"rm data/digits.csv && cp {root / 'new.csv'} {scenario.data_file}")
-    swap.must("make schema", ["make", "schema", f"CSV={scenario.data_file}", f"TARGET={scenario.target}", "ID=id"])
-    print(f"\n[{scenario.name}] ---- data.schema.yaml as drafted ----\n{(project / 'data.schema.yaml').read_text()}")
-    swap.must("make suite", ["make", "suite"])
-    swap.must("dvc add data && dvc push", "dvc add -q data && dvc push -q")
-    swap.must("dvc gc (the bundled store)", "dvc gc --workspace --cloud --remote bundled --force -q")
-
-    edit(f"src/{package}/preprocess.py", scenario.preprocess)
-    edit(f"src/{package}/model.py", MLP)
+    swap.edit(f"src/{package}/preprocess.py", scenario.preprocess)
+    swap.edit(f"src/{package}/model.py", MLP)
     evaluate_py = (project / f"src/{package}/evaluate.py").read_text()
-    block = re.compile(r"^# Slices:.*?^SLICES: .*?^}\n", re.MULTILINE | re.DOTALL)
-    assert block.search(evaluate_py), "evaluate.py has no `# Slices:` ... `SLICES = {...}` block to replace"
-    edit(f"src/{package}/evaluate.py", block.sub(lambda _: scenario.slices, evaluate_py, count=1))
-    edit("gates.yaml", _replaced((project / "gates.yaml").read_text(), scenario.gates, "gates.yaml"))
+    swap.edit(f"src/{package}/evaluate.py", replace_slices(evaluate_py, scenario.slices))
+    swap.edit("gates.yaml", replaced((project / "gates.yaml").read_text(), scenario.gates, "gates.yaml"))
     if scenario.plots:
-        edit("dvc.yaml", _replaced((project / "dvc.yaml").read_text(), scenario.plots, "dvc.yaml"))
-    edit(f"tests/{package}/test_behaviour.py", scenario.tests)
+        swap.edit("dvc.yaml", replaced((project / "dvc.yaml").read_text(), scenario.plots, "dvc.yaml"))
+    swap.edit(f"tests/{package}/test_behaviour.py", scenario.tests)
 
     swap.must("make repro", ["make", "repro"])
-    swap.must("git add -A && git commit", f"{git} add -A && {git} commit -q -m 'My data and model'")
+    swap.must("git add -A && git commit", f"{GIT} add -A && {GIT} commit -q -m 'My data and model'")
     return Swapped(swap, scenario)
 
 
