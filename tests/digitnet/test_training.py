@@ -72,50 +72,39 @@ class StopRequest:
         return self.calls >= self.at
 
 
+def _stopped(split_tensors, config: TrainConfig, spec, checkpoint, should_stop) -> TrainingInterrupted:
+    """Train with a checkpoint until `should_stop` asks to stop; the interruption train raised."""
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(config, split_tensors.train, split_tensors.val, checkpoint, should_stop=should_stop, spec=spec)
+    return stop.value
+
+
 def test_a_stop_request_ends_training_at_the_next_batch_keeping_the_last_epochs_checkpoint(
     split_tensors, tiny_train_config, spec_for, tmp_path
 ):
     checkpoint, spec = tmp_path / "train.pt", spec_for(tiny_train_config)
     stop_request = StopRequest(split_tensors, tiny_train_config, epoch=2)
-    with pytest.raises(TrainingInterrupted) as stop:
-        train(
-            tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, should_stop=stop_request, spec=spec
-        )
+    stop = _stopped(split_tensors, tiny_train_config, spec, checkpoint, stop_request)
     assert stop_request.calls == stop_request.per_epoch + 2  # asked no more: epoch 2 ended at its second batch
-    assert stop.value.epochs_done == 1 and checkpoint.is_file()
-    assert str(stop.value) == "stopped after epoch 1; checkpoint saved, run again to resume"
+    assert stop.epochs_done == 1 and checkpoint.is_file()
+    assert str(stop) == "stopped after epoch 1; checkpoint saved, run again to resume"
 
 
 def test_a_stop_request_in_the_first_epoch_says_there_is_no_checkpoint_yet(
     split_tensors, tiny_train_config, spec_for, tmp_path
 ):
-    checkpoint = tmp_path / "train.pt"
-    with pytest.raises(TrainingInterrupted) as stop:
-        train(
-            tiny_train_config,
-            split_tensors.train,
-            split_tensors.val,
-            checkpoint,
-            should_stop=StopRequest(split_tensors, tiny_train_config, epoch=1),
-            spec=spec_for(tiny_train_config),
-        )
-    assert str(stop.value) == "stopped during epoch 1, before its checkpoint; run again to start over"
-    assert stop.value.epochs_done == 0 and not checkpoint.exists()
+    checkpoint, spec = tmp_path / "train.pt", spec_for(tiny_train_config)
+    stop_request = StopRequest(split_tensors, tiny_train_config, epoch=1)
+    stop = _stopped(split_tensors, tiny_train_config, spec, checkpoint, stop_request)
+    assert str(stop) == "stopped during epoch 1, before its checkpoint; run again to start over"
+    assert stop.epochs_done == 0 and not checkpoint.exists()
 
 
 def test_resumed_training_matches_an_uninterrupted_run(split_tensors, tiny_train_config, spec_for, tmp_path):
-    checkpoint = tmp_path / "train.pt"
-    spec = spec_for(tiny_train_config)
-    with pytest.raises(TrainingInterrupted) as stop:
-        train(
-            tiny_train_config,
-            split_tensors.train,
-            split_tensors.val,
-            checkpoint,
-            should_stop=StopRequest(split_tensors, tiny_train_config, epoch=2),
-            spec=spec,
-        )
-    assert stop.value.epochs_done == 1 and checkpoint.is_file()
+    checkpoint, spec = tmp_path / "train.pt", spec_for(tiny_train_config)
+    stop_request = StopRequest(split_tensors, tiny_train_config, epoch=2)
+    stop = _stopped(split_tensors, tiny_train_config, spec, checkpoint, stop_request)
+    assert stop.epochs_done == 1 and checkpoint.is_file()
     resumed = train(tiny_train_config, split_tensors.train, split_tensors.val, checkpoint, spec=spec)
     uninterrupted = train(tiny_train_config, split_tensors.train, split_tensors.val, spec=spec)
     assert resumed.resumed_from_epoch == 1
@@ -123,17 +112,8 @@ def test_resumed_training_matches_an_uninterrupted_run(split_tensors, tiny_train
 
 
 def test_a_checkpoint_of_other_params_is_ignored(split_tensors, tiny_train_config, spec_for, tmp_path):
-    checkpoint = tmp_path / "train.pt"
-    spec = spec_for(tiny_train_config)
-    with pytest.raises(TrainingInterrupted):
-        train(
-            tiny_train_config,
-            split_tensors.train,
-            split_tensors.val,
-            checkpoint,
-            should_stop=StopRequest(split_tensors, tiny_train_config, epoch=2),
-            spec=spec,
-        )
+    checkpoint, spec = tmp_path / "train.pt", spec_for(tiny_train_config)
+    _stopped(split_tensors, tiny_train_config, spec, checkpoint, StopRequest(split_tensors, tiny_train_config, epoch=2))
     changed = replace(tiny_train_config, learning_rate=0.01)
     assert train(changed, split_tensors.train, split_tensors.val, checkpoint, spec=spec).resumed_from_epoch is None
 
