@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from serve_client import free_port
 
 from mlci import serve as serve_module
 from mlci.contract import contract_from_dict, dump_contract
@@ -368,12 +368,6 @@ def test_a_template_that_names_an_unknown_value_fails_with_its_path(workspace: P
 
 
 # ------------------------------------------------------------------------------------------------------- on a port
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def http(url: str, payload: dict | None = None) -> tuple[int, dict]:
     data = None if payload is None else json.dumps(payload).encode()
     request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
