@@ -167,7 +167,8 @@ def step_seconds(lines: list[str]) -> dict[str, float]:
 
 
 def github_schedule(run: ActRun, workflow: Path) -> tuple[float, dict[str, float]]:
-    """The run's end had its jobs started as GitHub starts them: each as soon as the jobs it `needs` have ended.
+    """When the run would have ended with its jobs started as GitHub starts them (each once the jobs it `needs` have
+    ended), and each job's time.
 
     act starts a stage of the chain only when every job of the one before has ended (nektos/act#158), so a job
     waits for all of them, not just for the ones it needs. This replays the run's own job times (first to last log

@@ -20,16 +20,15 @@ from mlci.template.check import fence_problems
 from mlci.validation import validate_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# GX's checks run untraced: coverage's tracer slows every Python call, measured or not (on Python 3.11 it doubled
-# these two tests), a copy measures only its own package, and the rest of tests/mlci measures the machinery's.
-untraced = pytest.mark.no_cover
 
 
 def test_every_tracked_file_is_on_one_side_and_no_template_file_names_the_project():
     assert fence_problems(REPO_ROOT) == []
 
 
-@untraced
+# GX's checks run untraced (no_cover): coverage's tracer slows every Python call, measured or not (on Python 3.11 it
+# doubled these two tests), a copy measures only its own package, and the rest of tests/mlci measures the machinery's.
+@pytest.mark.no_cover
 def test_the_contract_builds_the_committed_gx_suite(tmp_path: Path):
     built = create_gx_project(load_contract(REPO_ROOT / CONTRACT), tmp_path)
     compared = filecmp.dircmp(built, REPO_ROOT / GX_ROOT, ignore=["uncommitted", "__pycache__"])
@@ -39,7 +38,7 @@ def test_the_contract_builds_the_committed_gx_suite(tmp_path: Path):
     assert differing == [], "gx/ is stale: run `make suite` and commit gx/"
 
 
-@untraced
+@pytest.mark.no_cover
 def test_the_data_passes_its_contract():
     contract = load_contract(REPO_ROOT / CONTRACT)
     if not (REPO_ROOT / contract.path).is_file():

@@ -66,9 +66,8 @@ def test_the_committed_lock_matches_the_committed_code_params_and_data(project):
     pulled = _run(["dvc", "pull", "-q"], project)  # the pipeline's outputs as well: the bundled store holds them
     assert pulled.returncode == 0, pulled.stderr
     status = _run(["dvc", "status"], project)
-    assert status.stdout.strip() == "Data and pipelines are up to date.", "run `make repro`, commit dvc.lock:\n" + (
-        status.stdout
-    )
+    stale = f"run `make repro` and commit dvc.lock:\n{status.stdout}"
+    assert status.stdout.strip() == "Data and pipelines are up to date.", stale
 
 
 def test_pipeline_reproduces_the_committed_lock_and_metrics(project):
