@@ -57,6 +57,10 @@ def test_integer_is_accepted_where_a_float_is_expected():
             "params.yaml: train.depth: 4 is outside [1, 3]",
         ),
         (
+            {"train": {"threads": 0}},
+            "params.yaml: train.threads: 0 is outside [1, 256]",
+        ),
+        (
             {"train": {"compile": "yes"}},
             "params.yaml: train.compile: expected bool, got str 'yes'",
         ),
